@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/memcached-lite/memcached-lite/server"
+	"github.com/memcached-lite/memcached-lite/storage"
+)
+
+// shutdownTimeout bounds how long a stopping server waits for connections
+// to finish the requests they have read.
+const shutdownTimeout = 10 * time.Second
+
+func env(name string) []string { return []string{"MEMCACHED_LITE_" + name} }
+
+func serverCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "server",
+		Usage: "serve the memcached protocol from a durable data file",
+		Description: "Every write reaches the data file before it is acknowledged (--sync always).\n" +
+			"Flags follow memcached's, so scripts written for memcached start memcached-lite unchanged.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Value: 11211, EnvVars: env("PORT"), Usage: "TCP port to listen on (0 picks a free one)"},
+			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Value: "127.0.0.1", EnvVars: env("LISTEN"), Usage: "interface to listen on"},
+			&cli.StringFlag{Name: "data", Value: "memcached-lite.db", EnvVars: env("DATA"), Usage: "the data file"},
+			&cli.StringFlag{Name: "sync", Value: "always", EnvVars: env("SYNC"), Usage: "always: fsync before every reply; none: may lose recent writes on a crash"},
+			&cli.IntFlag{Name: "memory-limit", Aliases: []string{"m"}, Value: 64, EnvVars: env("MEMORY_LIMIT"), Usage: "read cache size in MiB"},
+			&cli.IntFlag{Name: "conn-limit", Aliases: []string{"c"}, Value: 1024, EnvVars: env("CONN_LIMIT"), Usage: "max simultaneous connections"},
+			&cli.StringFlag{Name: "max-item-size", Aliases: []string{"I"}, Value: "1m", EnvVars: env("MAX_ITEM_SIZE"), Usage: "largest value, with k or m suffix (1k to 1024m)"},
+			&cli.DurationFlag{Name: "idle-timeout", EnvVars: env("IDLE_TIMEOUT"), Usage: "close connections idle this long (0: never)"},
+			&cli.IntFlag{Name: "max-line-length", Value: 1 << 20, EnvVars: env("MAX_LINE_LENGTH"), Usage: "longest get/gets line in bytes (other commands: 2048)"},
+			&cli.BoolFlag{Name: "enable-shutdown", Aliases: []string{"A"}, EnvVars: env("ENABLE_SHUTDOWN"), Usage: "allow the shutdown command"},
+			&cli.BoolFlag{Name: "disable-flush-all", Aliases: []string{"F"}, EnvVars: env("DISABLE_FLUSH_ALL"), Usage: "refuse flush_all"},
+			&cli.BoolFlag{Name: "disable-cas", Aliases: []string{"C"}, EnvVars: env("DISABLE_CAS"), Usage: "report CAS values as 0"},
+			&cli.IntFlag{Name: "threads", Aliases: []string{"t"}, EnvVars: env("THREADS"), Usage: "reported in stats; Go schedules connections itself"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, EnvVars: env("VERBOSE"), Usage: "log connection errors"},
+			&cli.BoolFlag{Name: "vv", EnvVars: env("VERY_VERBOSE"), Usage: "log every command"},
+			&cli.StringSliceFlag{Name: "extended", Aliases: []string{"o"}, Usage: "memcached -o options: idle_timeout=N is used, others are ignored"},
+			&cli.StringFlag{Name: "udp-port", Aliases: []string{"U"}, Usage: "ignored (no UDP)"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
+		},
+		Action: runServer,
+	}
+}
+
+// config is what the server subcommand's flags say, checked.
+type config struct {
+	addr    string
+	store   storage.Options
+	server  server.Options
+	logger  *slog.Logger
+	verbose int
+}
+
+// serverConfig maps the flags to options: the one place that reads them.
+func serverConfig(c *cli.Context) (config, error) {
+	var cfg config
+	itemSize, err := parseSize(c.String("max-item-size"))
+	if err != nil {
+		return cfg, fmt.Errorf("-I %q: %w", c.String("max-item-size"), err)
+	}
+	var sync storage.SyncMode
+	switch c.String("sync") {
+	case "always":
+		sync = storage.SyncAlways
+	case "none":
+		sync = storage.SyncNone
+	default:
+		return cfg, fmt.Errorf("--sync %q: want always or none", c.String("sync"))
+	}
+	if c.Int("memory-limit") < 0 {
+		return cfg, fmt.Errorf("-m %d: want a size in MiB, 0 for no read cache", c.Int("memory-limit"))
+	}
+	idle := c.Duration("idle-timeout")
+	for _, o := range c.StringSlice("extended") {
+		for _, kv := range strings.Split(o, ",") {
+			if v, ok := strings.CutPrefix(kv, "idle_timeout="); ok {
+				secs, err := strconv.Atoi(v)
+				if err != nil || secs < 0 {
+					return cfg, fmt.Errorf("-o idle_timeout=%s: want whole seconds", v)
+				}
+				idle = time.Duration(secs) * time.Second
+			}
+		}
+	}
+	switch {
+	case c.Bool("vv"):
+		cfg.verbose = 2
+	case c.Bool("verbose"):
+		cfg.verbose = 1
+	}
+	level := slog.LevelInfo
+	if cfg.verbose > 0 {
+		level = slog.LevelDebug
+	}
+	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	cacheBytes := int64(c.Int("memory-limit")) << 20
+	if cacheBytes == 0 {
+		cacheBytes = -1 // -m 0: no read cache
+	}
+	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(c.Int("port")))
+	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, Sync: sync, Logger: cfg.logger}
+	cfg.server = server.Options{
+		MaxItemSize:   itemSize,
+		MaxConns:      c.Int("conn-limit"),
+		IdleTimeout:   idle,
+		MaxLineLength: c.Int("max-line-length"),
+		AllowShutdown: c.Bool("enable-shutdown"),
+		DisableFlush:  c.Bool("disable-flush-all"),
+		DisableCAS:    c.Bool("disable-cas"),
+		Threads:       c.Int("threads"),
+		Verbosity:     cfg.verbose,
+		Logger:        cfg.logger,
+	}
+	if cfg.server.MaxConns <= 0 {
+		return cfg, fmt.Errorf("-c %d: want at least 1", cfg.server.MaxConns)
+	}
+	return cfg, nil
+}
+
+// parseSize parses memcached's -I: bytes, or a number with a k or m suffix,
+// between 1 KiB and 1 GiB.
+func parseSize(s string) (int, error) {
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "m"), strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, s[:len(s)-1]
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errors.New("want a size such as 1024, 512k or 1m")
+	}
+	if n*mult < 1<<10 || n*mult > 1<<30 {
+		return 0, errors.New("item size must be between 1k and 1024m")
+	}
+	return n * mult, nil
+}
+
+func runServer(c *cli.Context) error {
+	cfg, err := serverConfig(c)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger
+	st, err := storage.Open(c.String("data"), cfg.store)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), st.Close())
+	}
+	ctx, stop := context.WithCancel(c.Context)
+	defer stop()
+	cfg.server.Port = ln.Addr().(*net.TCPAddr).Port
+	cfg.server.OnShutdown = stop
+	srv := server.New(st, cfg.server)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	stats := st.Stats()
+	log.Info("memcached-lite listening", "addr", ln.Addr().String(), "data", st.Path(),
+		"items", stats.Items, "sync", stats.Sync.String(), "pid", os.Getpid())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-served:
+	}
+	log.Info("shutting down", "addr", ln.Addr().String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if serveErr == nil {
+		serveErr = <-served
+	}
+	if errors.Is(serveErr, server.ErrServerClosed) {
+		serveErr = nil
+	}
+	closeErr := st.Close()
+	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
+		return err
+	}
+	log.Info("stopped", "data", st.Path())
+	return nil
+}

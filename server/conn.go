@@ -1,0 +1,139 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// conn is one client connection. Its goroutine owns everything but stopping,
+// which Shutdown may do from another goroutine.
+type conn struct {
+	s       *Server
+	nc      net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	p       *parser
+	cmd     command
+	scratch []byte
+	stopped atomic.Bool
+	closing bool // quit, a framing error or shutdown: stop after this command
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc, scratch: make([]byte, 0, 512)}
+	c.bw = bufio.NewWriterSize(countingWriter{c}, 16<<10)
+	c.br = bufio.NewReaderSize(flushingReader{c}, 16<<10)
+	c.p = newParser(c.br, s.opts.MaxItemSize, s.opts.MaxLineLength)
+	return c
+}
+
+// flushingReader reads from the connection, first flushing the replies
+// buffered so far: replies go out once per pipelined batch, exactly when the
+// server is about to wait for the client, so a client waiting for a reply
+// before it sends more never deadlocks.
+type flushingReader struct{ c *conn }
+
+func (r flushingReader) Read(b []byte) (int, error) {
+	c := r.c
+	if c.bw.Buffered() > 0 {
+		if err := c.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	// The idle deadline is set before stopped is checked, so that a stop
+	// in between (which sets a past deadline) is not overwritten.
+	if t := c.s.opts.IdleTimeout; t > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+	}
+	if c.stopped.Load() {
+		return 0, errStopped
+	}
+	n, err := c.nc.Read(b)
+	c.s.stats.bytesRead.Add(uint64(n))
+	return n, err
+}
+
+var errStopped = errors.New("server shutting down")
+
+// countingWriter writes to the connection and counts the bytes.
+type countingWriter struct{ c *conn }
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	c := w.c
+	if t := c.s.opts.IdleTimeout; t > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	n, err := c.nc.Write(b)
+	c.s.stats.bytesWritten.Add(uint64(n))
+	return n, err
+}
+
+// stop asks the connection to finish what it has read and close. The
+// connection may be blocked in a read: a past deadline wakes it.
+func (c *conn) stop() {
+	c.stopped.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.s.untrack(c)
+	defer c.nc.Close()
+	defer func() {
+		if r := recover(); r != nil {
+			c.s.opts.Logger.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	log := c.s.opts.Logger
+	for !c.closing {
+		err := c.p.readCommand(&c.cmd)
+		if err != nil && !isReplyError(err) {
+			if errors.Is(err, errLineTooLong) {
+				c.write(errorReplyLine(errLineTooLongC))
+			}
+			if !errors.Is(err, errHTTP) && !isQuietClose(err) && !c.stopped.Load() {
+				log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
+			}
+			break
+		}
+		if c.s.opts.Verbosity >= 2 {
+			log.Debug("command", "remote", c.nc.RemoteAddr().String(), "op", c.cmd.op.String(), "keys", len(c.cmd.keys), "err", err)
+		}
+		c.exec(&c.cmd, err)
+		c.p.releaseData()
+	}
+	if err := c.bw.Flush(); err != nil && !isQuietClose(err) {
+		log.Debug("flush failed", "remote", c.nc.RemoteAddr().String(), "err", err)
+	}
+}
+
+// isReplyError reports whether a readCommand error is answered on the
+// connection (rather than ending it).
+func isReplyError(err error) bool {
+	var pe *protocolError
+	return errors.Is(err, errUnknown) || errors.Is(err, errTooLarge) || errors.As(err, &pe)
+}
+
+// isQuietClose reports whether err is the ordinary end of a connection.
+func isQuietClose(err error) bool {
+	var ne net.Error
+	return errors.Is(err, errStopped) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &ne) && ne.Timeout() || isEOF(err)
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func errorReplyLine(err error) []byte {
+	b, _ := errorReply(err)
+	return b
+}
+
+func (c *conn) write(b []byte) { c.bw.Write(b) }

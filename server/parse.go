@@ -1,0 +1,487 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"math"
+)
+
+// Limits of the text protocol, as in memcached 1.6.
+const (
+	maxKeyLen      = 250     // longest key
+	maxCommandLine = 2048    // longest line of a command other than a retrieval
+	realtimeMax    = 2592000 // exptimes up to 30 days are relative
+	maxBytesField  = math.MaxInt32 - 2
+)
+
+type opcode uint8
+
+const (
+	opGet opcode = iota + 1
+	opGets
+	opGat
+	opGats
+	opSet
+	opAdd
+	opReplace
+	opAppend
+	opPrepend
+	opCas
+	opDelete
+	opIncr
+	opDecr
+	opTouch
+	opFlushAll
+	opStats
+	opVersion
+	opVerbosity
+	opQuit
+	opShutdown
+	opMetaNoop
+)
+
+var opNames = [...]string{
+	opGet: "get", opGets: "gets", opGat: "gat", opGats: "gats", opSet: "set", opAdd: "add",
+	opReplace: "replace", opAppend: "append", opPrepend: "prepend", opCas: "cas",
+	opDelete: "delete", opIncr: "incr", opDecr: "decr", opTouch: "touch",
+	opFlushAll: "flush_all", opStats: "stats", opVersion: "version",
+	opVerbosity: "verbosity", opQuit: "quit", opShutdown: "shutdown", opMetaNoop: "mn",
+}
+
+func (o opcode) String() string {
+	if int(o) < len(opNames) && opNames[o] != "" {
+		return opNames[o]
+	}
+	return "unknown"
+}
+
+// A command is one parsed request. keys, args and data point into buffers
+// owned by the parser and stay valid only until the next call to readCommand.
+type command struct {
+	op      opcode
+	keys    [][]byte // retrieval keys, or the one key of other commands
+	args    [][]byte // stats and shutdown arguments
+	flags   uint32
+	exptime int64 // as sent: relative seconds, a Unix time, or negative
+	hasExp  bool  // flush_all: a delay was given
+	cas     uint64
+	delta   uint64
+	noreply bool
+	data    []byte // the data block without its \r\n
+}
+
+// Parse errors. Each maps to one reply in reply.go.
+var (
+	errUnknown     = errors.New("unknown command")          // ERROR
+	errTooLarge    = errors.New("object too large")         // SERVER_ERROR object too large for cache
+	errLineTooLong = errors.New("line too long")            // CLIENT_ERROR line too long, then close
+	errHTTP        = errors.New("http request on the port") // close without a reply
+)
+
+// A protocolError is a malformed request: the reply is CLIENT_ERROR and msg.
+type protocolError struct{ msg string }
+
+func (e *protocolError) Error() string { return e.msg }
+
+var (
+	errBadFormat    = &protocolError{"bad command line format"}
+	errBadChunk     = &protocolError{"bad data chunk"}
+	errBadExptime   = &protocolError{"invalid exptime argument"}
+	errBadDelta     = &protocolError{"invalid numeric delta argument"}
+	errDeleteUsage  = &protocolError{"bad command line format.  Usage: delete <key> [noreply]"}
+	errLineTooLongC = &protocolError{"line too long"}
+)
+
+// parser reads commands from a buffered reader. It is not safe for
+// concurrent use: each connection has its own.
+type parser struct {
+	br          *bufio.Reader
+	maxItemSize int
+	maxLine     int      // longest retrieval line
+	fields      [][]byte // reused token slice
+	line        []byte   // the current line, copied out of br
+	data        []byte   // reused buffer for data blocks
+	keys        [24][]byte
+}
+
+func newParser(br *bufio.Reader, maxItemSize, maxLine int) *parser {
+	return &parser{br: br, maxItemSize: maxItemSize, maxLine: maxLine, fields: make([][]byte, 0, 24)}
+}
+
+// readLine returns the next line without its \n or \r\n, in a buffer of the
+// parser's own (ReadSlice's bytes would be overwritten by the next read, of
+// a data block say). Lines of retrieval commands may be up to maxLine bytes;
+// others up to maxCommandLine.
+func (p *parser) readLine() ([]byte, error) {
+	line, err := p.br.ReadSlice('\n')
+	p.line = append(p.line[:0], line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		if !isRetrieval(p.line) {
+			return nil, errLineTooLong
+		}
+		line, err = p.br.ReadSlice('\n')
+		if len(p.line)+len(line) > p.maxLine {
+			return nil, errLineTooLong
+		}
+		p.line = append(p.line, line...)
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(p.line) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	line = p.line[:len(p.line)-1]
+	if len(line) > maxCommandLine && !isRetrieval(line) {
+		return nil, errLineTooLong
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// isRetrieval reports whether a line starts, after up to 100 spaces, with a
+// get, gets, gat or gats command: those lines may be longer (memcached lets
+// multi-gets grow without bound; we stop at maxLine).
+func isRetrieval(line []byte) bool {
+	t := bytes.TrimLeft(line, " ")
+	if len(line)-len(t) > 100 {
+		return false
+	}
+	for _, p := range [...]string{"get ", "gets ", "gat ", "gats "} {
+		if bytes.HasPrefix(t, []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitFields splits line on runs of spaces (only spaces: a tab is part of a
+// token, as in memcached) and appends the tokens to dst.
+func splitFields(dst [][]byte, line []byte) [][]byte {
+	for i := 0; i < len(line); {
+		for i < len(line) && line[i] == ' ' {
+			i++
+		}
+		j := i
+		for j < len(line) && line[j] != ' ' {
+			j++
+		}
+		if j > i {
+			dst = append(dst, line[i:j])
+		}
+		i = j
+	}
+	return dst
+}
+
+// readCommand reads and parses the next command into c. On an error reply
+// (errUnknown, *protocolError, errTooLarge) c.op and c.noreply are set as far
+// as the line was understood, and the stream is positioned where memcached
+// would continue. Any other error is the connection's: stop reading.
+func (p *parser) readCommand(c *command) error {
+	line, err := p.readLine()
+	if err != nil {
+		return err
+	}
+	*c = command{keys: p.keys[:0]}
+	p.fields = splitFields(p.fields[:0], line)
+	f := p.fields
+	if len(f) == 0 {
+		return errUnknown
+	}
+	n := len(f) // memcached's ntokens is n+1
+	switch string(f[0]) {
+	case "get", "bget":
+		return p.parseRetrieval(c, opGet, f)
+	case "gets":
+		return p.parseRetrieval(c, opGets, f)
+	case "gat":
+		return p.parseRetrieval(c, opGat, f)
+	case "gats":
+		return p.parseRetrieval(c, opGats, f)
+	case "set":
+		return p.parseStorage(c, opSet, f)
+	case "add":
+		return p.parseStorage(c, opAdd, f)
+	case "replace":
+		return p.parseStorage(c, opReplace, f)
+	case "append":
+		return p.parseStorage(c, opAppend, f)
+	case "prepend":
+		return p.parseStorage(c, opPrepend, f)
+	case "cas":
+		return p.parseStorage(c, opCas, f)
+	case "delete":
+		return parseDelete(c, f)
+	case "incr", "decr":
+		c.op = opIncr
+		if f[0][0] == 'd' {
+			c.op = opDecr
+		}
+		if n != 3 && n != 4 {
+			return errUnknown
+		}
+		c.noreply = isNoreply(f)
+		if err := setKey(c, f[1]); err != nil {
+			return err
+		}
+		var ok bool
+		if c.delta, ok = parseUint(f[2]); !ok {
+			return errBadDelta
+		}
+		return nil
+	case "touch":
+		c.op = opTouch
+		if n != 3 && n != 4 {
+			return errUnknown
+		}
+		c.noreply = isNoreply(f)
+		if err := setKey(c, f[1]); err != nil {
+			return err
+		}
+		return parseExptime(c, f[2], errBadExptime)
+	case "flush_all":
+		c.op = opFlushAll
+		if n > 3 {
+			return errUnknown
+		}
+		c.noreply = isNoreply(f)
+		if (c.noreply && n == 3) || (!c.noreply && n == 2) {
+			c.hasExp = true
+			return parseExptime(c, f[1], errBadExptime)
+		}
+		return nil
+	case "verbosity":
+		c.op = opVerbosity
+		if n != 2 && n != 3 {
+			return errUnknown
+		}
+		c.noreply = isNoreply(f)
+		if _, ok := parseUint32(f[1]); !ok {
+			return errBadFormat
+		}
+		return nil
+	case "stats":
+		c.op, c.args = opStats, f[1:]
+		return nil
+	case "version":
+		c.op = opVersion
+		return nil
+	case "quit":
+		c.op = opQuit
+		return nil
+	case "shutdown":
+		c.op, c.args = opShutdown, f[1:]
+		return nil
+	case "mn":
+		c.op = opMetaNoop
+		return nil
+	}
+	if bytes.HasPrefix(f[n-1], []byte("HTTP/")) {
+		return errHTTP
+	}
+	return errUnknown
+}
+
+func isNoreply(f [][]byte) bool { return string(f[len(f)-1]) == "noreply" }
+
+func setKey(c *command, key []byte) error {
+	if len(key) > maxKeyLen {
+		return errBadFormat
+	}
+	c.keys = append(c.keys, key)
+	return nil
+}
+
+// parseExptime parses an exptime token as memcached's safe_strtol does
+// (a C long truncated to 32 bits).
+func parseExptime(c *command, tok []byte, bad error) error {
+	v, ok := parseInt32(tok)
+	if !ok {
+		return bad
+	}
+	c.exptime = int64(v)
+	return nil
+}
+
+func (p *parser) parseRetrieval(c *command, op opcode, f [][]byte) error {
+	c.op = op
+	if len(f) < 2 {
+		return errUnknown
+	}
+	keys := f[1:]
+	if op == opGat || op == opGats {
+		if err := parseExptime(c, f[1], errBadExptime); err != nil {
+			return err
+		}
+		keys = f[2:]
+	}
+	for _, k := range keys {
+		if err := setKey(c, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseStorage parses set/add/replace/append/prepend/cas and reads the data
+// block that follows.
+func (p *parser) parseStorage(c *command, op opcode, f [][]byte) error {
+	c.op = op
+	want := 5
+	if op == opCas {
+		want = 6
+	}
+	if len(f) != want && len(f) != want+1 {
+		return errUnknown
+	}
+	c.noreply = isNoreply(f)
+	if err := setKey(c, f[1]); err != nil {
+		return err
+	}
+	flags, ok1 := parseUint32(f[2])
+	exptime, ok2 := parseInt32(f[3])
+	size, ok3 := parseInt32(f[4])
+	if !ok1 || !ok2 || !ok3 {
+		return errBadFormat
+	}
+	c.flags, c.exptime = flags, int64(exptime)
+	if op == opCas {
+		var ok bool
+		if c.cas, ok = parseUint(f[5]); !ok {
+			return errBadFormat
+		}
+	}
+	if size < 0 || size > maxBytesField {
+		return errBadFormat
+	}
+	n := int(size) + 2
+	if int(size) > p.maxItemSize {
+		if _, err := p.br.Discard(n); err != nil {
+			return unexpected(err)
+		}
+		return errTooLarge
+	}
+	if cap(p.data) < n {
+		p.data = make([]byte, n)
+	}
+	buf := p.data[:n]
+	if _, err := io.ReadFull(p.br, buf); err != nil {
+		return unexpected(err)
+	}
+	if buf[n-2] != '\r' || buf[n-1] != '\n' {
+		return errBadChunk
+	}
+	c.data = buf[:n-2]
+	return nil
+}
+
+// releaseData drops a large data buffer so that an idle connection does not
+// keep a megabyte it used once.
+func (p *parser) releaseData() {
+	if cap(p.data) > 64<<10 {
+		p.data = nil
+	}
+	if cap(p.line) > 64<<10 {
+		p.line = nil
+	}
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func parseDelete(c *command, f [][]byte) error {
+	c.op = opDelete
+	n := len(f)
+	if n < 2 || n > 4 {
+		return errUnknown
+	}
+	if n > 2 {
+		holdZero := string(f[2]) == "0"
+		c.noreply = isNoreply(f)
+		if !((n == 3 && (holdZero || c.noreply)) || (n == 4 && holdZero && c.noreply)) {
+			return errDeleteUsage
+		}
+	}
+	return setKey(c, f[1])
+}
+
+// The number parsers follow memcached's safe_strto* functions in util.c,
+// which wrap C's strtol and strtoul: an optional sign, decimal digits, and
+// nothing after them but white space; out of range is an error.
+
+func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
+
+// parseDigits parses [+-]digits followed by the end or a space. It returns
+// the magnitude, whether a minus sign was present, and whether it parsed
+// without overflowing 64 bits.
+func parseDigits(b []byte) (n uint64, neg, ok bool) {
+	i := 0
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
+		i++
+	}
+	start := i
+	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+		d := uint64(b[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, neg, false
+		}
+		n = n*10 + d
+	}
+	if i == start || (i < len(b) && !isSpace(b[i])) {
+		return 0, neg, false
+	}
+	return n, neg, true
+}
+
+// parseUint is safe_strtoull: a "-" is accepted only where the result, read
+// as a signed number, is not negative (so "-0" is 0 and "-1" is an error).
+func parseUint(b []byte) (uint64, bool) {
+	n, neg, ok := parseDigits(b)
+	if !ok {
+		return 0, false
+	}
+	if neg {
+		n = -n
+		if int64(n) < 0 {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// parseUint32 is safe_strtoul: as parseUint, truncated to 32 bits.
+func parseUint32(b []byte) (uint32, bool) {
+	n, ok := parseUint(b)
+	return uint32(n), ok
+}
+
+// parseInt32 is safe_strtol: a C long (64 bits), truncated to 32 bits.
+func parseInt32(b []byte) (int32, bool) {
+	n, neg, ok := parseDigits(b)
+	if !ok {
+		return 0, false
+	}
+	if neg {
+		if n > 1<<63 {
+			return 0, false
+		}
+		return int32(-int64(n)), true
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	return int32(int64(n)), true
+}

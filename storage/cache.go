@@ -1,0 +1,223 @@
+package storage
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// entryOverhead is the fixed number of bytes charged to each cached item on
+// top of its key and value: the entry struct, its map slot and list links.
+const entryOverhead = 96
+
+// maxCacheShards bounds how many independently locked LRUs the cache is
+// spread over, so that readers on many connections do not queue on one mutex.
+const maxCacheShards = 16
+
+// lru is a least-recently-used list of items bounded in bytes. It is not safe
+// for concurrent use: the cache that owns it holds its mutex.
+type lru struct {
+	maxBytes  int64
+	bytes     int64
+	items     map[string]*entry
+	head      entry // sentinel: head.next is the most recently used
+	evictions uint64
+}
+
+type entry struct {
+	it         Item
+	updated    int64 // the record's last update, for flush_all <delay>
+	prev, next *entry
+}
+
+func newLRU(maxBytes int64) *lru {
+	l := &lru{maxBytes: maxBytes, items: make(map[string]*entry)}
+	l.head.prev, l.head.next = &l.head, &l.head
+	return l
+}
+
+func entrySize(it *Item) int64 {
+	return int64(len(it.Key)+len(it.Value)) + entryOverhead
+}
+
+func (l *lru) unlink(e *entry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+}
+
+func (l *lru) pushFront(e *entry) {
+	e.prev, e.next = &l.head, l.head.next
+	e.prev.next, e.next.prev = e, e
+}
+
+// get returns the entry for key and marks it most recently used.
+func (l *lru) get(key string) (*entry, bool) {
+	e, ok := l.items[key]
+	if ok && l.head.next != e {
+		l.unlink(e)
+		l.pushFront(e)
+	}
+	return e, ok
+}
+
+// add inserts or replaces the item, evicting from the cold end until the
+// bytes fit. An item larger than the whole cache is not kept.
+func (l *lru) add(it Item, updated int64) {
+	l.remove(it.Key)
+	size := entrySize(&it)
+	if size > l.maxBytes {
+		return
+	}
+	for l.bytes+size > l.maxBytes {
+		l.remove(l.head.prev.it.Key)
+		l.evictions++
+	}
+	e := &entry{it: it, updated: updated}
+	l.items[it.Key] = e
+	l.pushFront(e)
+	l.bytes += size
+}
+
+func (l *lru) remove(key string) {
+	if e, ok := l.items[key]; ok {
+		l.unlink(e)
+		delete(l.items, key)
+		l.bytes -= entrySize(&e.it)
+	}
+}
+
+// cache is the store's read cache: sharded LRUs, each with a generation
+// counter that keeps a reader which missed from putting back a stale value.
+//
+// The committer calls put, remove or clear after a commit reaches the file;
+// each bumps the generation of the shard it changes, under the shard's lock.
+// A reader notes its key's generation before it reads the file and fills
+// only if that shard has not changed since (fill). A fill may be skipped
+// needlessly when another key of the shard was written meanwhile, but it can
+// never overwrite a newer value or bring back a deleted one.
+//
+// The number of shards is a power of two, at most maxCacheShards, chosen so
+// that each shard can hold the largest item the store accepts: an item is
+// not cached only if it is bigger than the whole cache.
+type cache struct {
+	seed   maphash.Seed
+	mask   uint64 // number of shards in use, minus one
+	shards [maxCacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu  sync.Mutex
+	gen uint64 // bumped by every change; guarded by mu
+	lru *lru
+	_   [40]byte // pad to 64 bytes: keep shards on separate cache lines
+}
+
+// newCache returns a cache of maxBytes in all whose shards can each hold an
+// entry of maxEntry bytes (when maxBytes allows it).
+func newCache(maxBytes, maxEntry int64) *cache {
+	n := int64(maxCacheShards)
+	for n > 1 && maxBytes/n < maxEntry {
+		n /= 2
+	}
+	c := &cache{seed: maphash.MakeSeed(), mask: uint64(n - 1)}
+	for i := range c.shards[:n] {
+		c.shards[i].lru = newLRU(maxBytes / n)
+	}
+	return c
+}
+
+func (c *cache) shard(key string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, key)&c.mask]
+}
+
+func (c *cache) used() []cacheShard { return c.shards[:c.mask+1] }
+
+// get returns the cached item for key and its last update time.
+func (c *cache) get(key string) (it Item, updated int64, ok bool) {
+	s := c.shard(key)
+	s.mu.Lock()
+	e, ok := s.lru.get(key)
+	if ok {
+		it, updated = e.it, e.updated
+	}
+	s.mu.Unlock()
+	return it, updated, ok
+}
+
+// generation returns the generation of key's shard, for a later fill.
+func (c *cache) generation(key string) uint64 {
+	s := c.shard(key)
+	s.mu.Lock()
+	g := s.gen
+	s.mu.Unlock()
+	return g
+}
+
+// fill caches it, read from the file after generation(it.Key) returned gen,
+// unless its shard changed since.
+func (c *cache) fill(gen uint64, it Item, updated int64) {
+	s := c.shard(it.Key)
+	s.mu.Lock()
+	if s.gen == gen {
+		s.lru.add(it, updated)
+	}
+	s.mu.Unlock()
+}
+
+// put caches an item just committed.
+func (c *cache) put(it Item, updated int64) {
+	s := c.shard(it.Key)
+	s.mu.Lock()
+	s.gen++
+	s.lru.add(it, updated)
+	s.mu.Unlock()
+}
+
+// remove drops key, just deleted from the file, from the cache.
+func (c *cache) remove(key string) {
+	s := c.shard(key)
+	s.mu.Lock()
+	s.gen++
+	s.lru.remove(key)
+	s.mu.Unlock()
+}
+
+// clear drops every item, after the file was emptied.
+func (c *cache) clear() {
+	for i := range c.used() {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.gen++
+		ev := s.lru.evictions
+		s.lru = newLRU(s.lru.maxBytes)
+		s.lru.evictions = ev
+		s.mu.Unlock()
+	}
+}
+
+type cacheStats struct {
+	items, bytes, limit int64
+	evictions           uint64
+}
+
+func (c *cache) stats() cacheStats {
+	var st cacheStats
+	for i := range c.used() {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.items += int64(len(s.lru.items))
+		st.bytes += s.lru.bytes
+		st.limit += s.lru.maxBytes
+		st.evictions += s.lru.evictions
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// resetEvictions zeroes the eviction counts, for Store.ResetStats.
+func (c *cache) resetEvictions() {
+	for i := range c.used() {
+		s := &c.shards[i]
+		s.mu.Lock()
+		s.lru.evictions = 0
+		s.mu.Unlock()
+	}
+}

@@ -1,0 +1,29 @@
+package storage
+
+import "errors"
+
+// MaxKeySize is the longest key, in bytes, as in memcached.
+const MaxKeySize = 250
+
+// Sentinel errors returned by Store methods. Check them with errors.Is.
+var (
+	// ErrNotFound: the key is absent, expired or flushed.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrNotStored: an add found the key present, or a replace, append or
+	// prepend found it absent.
+	ErrNotStored = errors.New("storage: not stored")
+	// ErrCASMismatch: the item changed since the CAS value was read.
+	ErrCASMismatch = errors.New("storage: cas mismatch")
+	// ErrNotNumeric: incr or decr on a value that is not a decimal uint64.
+	ErrNotNumeric = errors.New("storage: value is not a decimal number")
+	// ErrTooLarge: the value (or the result of append or prepend) exceeds
+	// Options.MaxItemSize.
+	ErrTooLarge = errors.New("storage: item too large")
+	// ErrInvalidKey: the key is empty or longer than MaxKeySize.
+	ErrInvalidKey = errors.New("storage: invalid key")
+	// ErrClosed: the store has been closed.
+	ErrClosed = errors.New("storage: store closed")
+	// ErrNotOurs: the file is a database, but not one memcached-lite wrote,
+	// or one written by a newer format version.
+	ErrNotOurs = errors.New("storage: not a memcached-lite data file")
+)

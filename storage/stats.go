@@ -1,0 +1,92 @@
+package storage
+
+import (
+	"os"
+	"time"
+)
+
+// Stats are a Store's figures since Open, for the server's stats command.
+type Stats struct {
+	Items int64 // items in the file, including expired ones not yet swept
+	Bytes int64 // sum of key and value lengths of those items
+
+	CacheItems     int64  // items in the read cache
+	CacheBytes     int64  // bytes charged to the read cache
+	CacheLimit     int64  // the read cache's bound in bytes
+	CacheHits      uint64 // Gets answered from the cache
+	CacheMisses    uint64 // Gets that went to the file
+	CacheEvictions uint64 // items evicted from the cache to make room
+
+	Commits    uint64        // write transactions
+	Ops        uint64        // operations committed
+	MaxBatch   uint64        // most operations in one commit
+	CommitTime time.Duration // total time spent in commits, fsync included
+	Swept      uint64        // dead items deleted by the sweeper
+	FileSize   int64         // size of the data file in bytes
+	Path       string        // the data file
+	Sync       SyncMode
+}
+
+// AvgBatch returns the mean number of operations per commit.
+func (st Stats) AvgBatch() float64 {
+	if st.Commits == 0 {
+		return 0
+	}
+	return float64(st.Ops) / float64(st.Commits)
+}
+
+// Stats returns the store's current figures. It is safe to call at any time.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Items:       s.stats.items.Load(),
+		Bytes:       s.stats.bytes.Load(),
+		CacheHits:   s.stats.hits.Load(),
+		CacheMisses: s.stats.misses.Load(),
+		Commits:     s.stats.commits.Load(),
+		Ops:         s.stats.ops.Load(),
+		MaxBatch:    s.stats.maxBatch.Load(),
+		CommitTime:  time.Duration(s.stats.commitNanos.Load()),
+		Swept:       s.stats.swept.Load(),
+		Path:        s.path,
+		Sync:        s.opts.Sync,
+	}
+	if s.cache != nil {
+		cs := s.cache.stats()
+		st.CacheItems, st.CacheBytes, st.CacheLimit, st.CacheEvictions = cs.items, cs.bytes, cs.limit, cs.evictions
+	}
+	if fi, err := os.Stat(s.path); err == nil {
+		st.FileSize = fi.Size()
+	}
+	return st
+}
+
+// ResetStats zeroes the counters that memcached's "stats reset" zeroes:
+// hits, misses, evictions and commit figures. Items and bytes are kept.
+func (s *Store) ResetStats() {
+	s.stats.hits.Store(0)
+	s.stats.misses.Store(0)
+	s.stats.commits.Store(0)
+	s.stats.ops.Store(0)
+	s.stats.maxBatch.Store(0)
+	s.stats.commitNanos.Store(0)
+	s.stats.swept.Store(0)
+	if s.cache != nil {
+		s.cache.resetEvictions()
+	}
+}
+
+// Close answers or finishes every queued write, stops the sweeper and closes
+// the file. Later calls return the first call's result.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.stopSwp)
+		<-s.swpDone
+		s.mu.Lock()
+		s.closed.Store(true)
+		close(s.queue)
+		s.mu.Unlock()
+		<-s.done
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}

@@ -1,0 +1,344 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// formatVersion is the version of the file layout: the buckets and the meta
+// keys below. A file with a higher version is refused, not rewritten.
+const formatVersion = 1
+
+var (
+	itemsBucket = []byte("items")
+	metaBucket  = []byte("meta")
+
+	metaVersion = []byte("version") // formatVersion, 8 bytes
+	metaCAS     = []byte("cas")     // last CAS handed out, 8 bytes
+	metaItems   = []byte("items")   // number of items, 8 bytes
+	metaBytes   = []byte("bytes")   // sum of key and value lengths, 8 bytes
+	metaFlush   = []byte("flush")   // flush_all deadline, Unix ns, 8 bytes
+)
+
+// SyncMode says when a commit reaches the disk.
+type SyncMode int
+
+const (
+	// SyncAlways fsyncs every commit before any write in it is answered:
+	// an acknowledged write survives a crash of the process or the machine.
+	SyncAlways SyncMode = iota
+	// SyncNone never fsyncs (bbolt's NoSync). It may lose recent writes on a
+	// crash, and a machine crash may corrupt the file: for throwaway caches
+	// and benchmarks only.
+	SyncNone
+)
+
+func (m SyncMode) String() string {
+	if m == SyncNone {
+		return "none"
+	}
+	return "always"
+}
+
+// Options configures a Store. Each zero field takes the default in its comment.
+type Options struct {
+	CacheBytes    int64            // read cache size in bytes; 0 means 64 MiB, <0 disables it
+	MaxItemSize   int              // largest value; 0 means 1 MiB
+	Sync          SyncMode         // zero value is SyncAlways
+	LockTimeout   time.Duration    // wait for another process's file lock; 0 means 1s
+	SweepInterval time.Duration    // pause between expiry sweeps; 0 means 100ms
+	SweepChunk    int              // keys examined per sweep; 0 means 1000
+	MaxSize       int              // largest file size in bytes (bbolt MaxSize); 0 means no limit
+	Now           func() time.Time // the clock; nil means time.Now
+	Logger        *slog.Logger     // nil discards logs
+}
+
+func (o Options) withDefaults() Options {
+	if o.CacheBytes == 0 {
+		o.CacheBytes = 64 << 20
+	}
+	if o.MaxItemSize == 0 {
+		o.MaxItemSize = 1 << 20
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = time.Second
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = 100 * time.Millisecond
+	}
+	if o.SweepChunk == 0 {
+		o.SweepChunk = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// Item is one stored item. The zero Expires means the item never expires.
+//
+// An Item returned by the Store shares its Value with the cache: callers must
+// not modify it. An Item passed to the Store is copied before it is kept.
+type Item struct {
+	Key     string
+	Value   []byte
+	Flags   uint32
+	Expires time.Time
+	CAS     uint64
+}
+
+// Store is a durable item store. It is safe for concurrent use by multiple
+// goroutines. Close it to release the file.
+type Store struct {
+	db    *bolt.DB
+	path  string
+	opts  Options
+	cache *cache // nil when the cache is disabled
+
+	mu     sync.RWMutex // held to send on queue, and by Close to close it
+	closed atomic.Bool  // set by Close, under mu; read by Get without it
+	queue  chan *op
+
+	flushAt atomic.Int64 // pending flush_all deadline, Unix ns; 0 if none
+
+	done     chan struct{} // closed when the committer has exited
+	stopSwp  chan struct{} // closed to stop the sweeper
+	swpDone  chan struct{}
+	closeErr error
+	once     sync.Once
+
+	stats counters
+}
+
+// counters are the figures Stats reports, updated atomically.
+type counters struct {
+	items, bytes           atomic.Int64
+	hits, misses           atomic.Uint64
+	commits, ops, maxBatch atomic.Uint64
+	commitNanos            atomic.Int64
+	swept                  atomic.Uint64
+}
+
+var _ io.Closer = (*Store)(nil)
+
+// Open opens the data file at path, creating it (and nothing else) if it does
+// not exist. It fails, with an error naming the file, when another process
+// holds the file's lock for longer than Options.LockTimeout, when the file is
+// not a memcached-lite database or is of a newer format, or when it cannot be
+// created. It never writes to a file it could not read as its own.
+func Open(path string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         opts.LockTimeout,
+		NoSync:          opts.Sync == SyncNone,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 1 << 30,
+		MaxSize:         opts.MaxSize,
+	})
+	if err != nil {
+		return nil, openError(path, opts.LockTimeout, err)
+	}
+	s := &Store{
+		db:      db,
+		path:    path,
+		opts:    opts,
+		queue:   make(chan *op, 4096),
+		done:    make(chan struct{}),
+		stopSwp: make(chan struct{}),
+		swpDone: make(chan struct{}),
+	}
+	if opts.CacheBytes > 0 {
+		s.cache = newCache(opts.CacheBytes, int64(opts.MaxItemSize)+MaxKeySize+entryOverhead)
+	}
+	var nextCAS uint64
+	if err := db.Update(func(tx *bolt.Tx) error {
+		var err error
+		nextCAS, err = s.init(tx)
+		return err
+	}); err != nil {
+		_ = db.Close()
+		if errors.Is(err, ErrNotOurs) {
+			return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		}
+		return nil, openError(path, opts.LockTimeout, err)
+	}
+	go s.commitLoop(nextCAS)
+	go s.sweepLoop()
+	return s, nil
+}
+
+// checkFile refuses, before bbolt sees it, a path that is not a regular file.
+func checkFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		dir := filepath.Dir(path)
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("storage: open %s: directory %s: %w", path, dir, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("storage: open %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("storage: open %s: not a regular file", path)
+	}
+	return nil
+}
+
+// openError turns bbolt's errors into ones a person can act on.
+func openError(path string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		holder := lockHolder(path)
+		return fmt.Errorf("storage: open %s: the file is locked by another process%s (waited %v)", path, holder, timeout)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return fmt.Errorf("storage: open %s: %w: %v", path, ErrNotOurs, err)
+	}
+	return fmt.Errorf("storage: open %s: %w", path, err)
+}
+
+// init checks or creates the buckets and returns the next CAS to hand out.
+func (s *Store) init(tx *bolt.Tx) (uint64, error) {
+	meta := tx.Bucket(metaBucket)
+	if meta == nil {
+		empty := true
+		_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+		if !empty {
+			return 0, ErrNotOurs
+		}
+		var err error
+		if meta, err = tx.CreateBucket(metaBucket); err != nil {
+			return 0, err
+		}
+		if _, err = tx.CreateBucket(itemsBucket); err != nil {
+			return 0, err
+		}
+		if err = meta.Put(metaVersion, u64(formatVersion)); err != nil {
+			return 0, err
+		}
+	}
+	v := meta.Get(metaVersion)
+	if len(v) != 8 || tx.Bucket(itemsBucket) == nil {
+		return 0, ErrNotOurs
+	}
+	if ver := binary.BigEndian.Uint64(v); ver != formatVersion {
+		return 0, fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, ver, formatVersion)
+	}
+	s.stats.items.Store(int64(getU64(meta, metaItems)))
+	s.stats.bytes.Store(int64(getU64(meta, metaBytes)))
+	s.flushAt.Store(int64(getU64(meta, metaFlush)))
+	return getU64(meta, metaCAS) + 1, nil
+}
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func getU64(b *bolt.Bucket, key []byte) uint64 {
+	if v := b.Get(key); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// Path returns the data file's path.
+func (s *Store) Path() string { return s.path }
+
+// live reports whether a record is visible at now: not expired, not flushed.
+func (s *Store) live(r *record, now int64) bool {
+	if r.expires != 0 && now >= r.expires {
+		return false
+	}
+	return s.notFlushed(r.updated, now)
+}
+
+// liveAt is live for a cached item.
+func (s *Store) liveAt(expires time.Time, updated, now int64) bool {
+	if !expires.IsZero() && now >= expires.UnixNano() {
+		return false
+	}
+	return s.notFlushed(updated, now)
+}
+
+// notFlushed reports whether an item last updated at updated survives a
+// pending flush_all deadline at now.
+func (s *Store) notFlushed(updated, now int64) bool {
+	f := s.flushAt.Load()
+	return f == 0 || now < f || updated > f
+}
+
+// Get returns the item stored under key, or ErrNotFound if it is absent,
+// expired or flushed. The returned Value must not be modified.
+func (s *Store) Get(key string) (Item, error) {
+	if !validKey(key) {
+		return Item{}, ErrInvalidKey
+	}
+	if s.closed.Load() {
+		return Item{}, ErrClosed
+	}
+	now := s.opts.Now().UnixNano()
+	var gen uint64
+	if s.cache != nil {
+		if it, updated, ok := s.cache.get(key); ok {
+			if s.liveAt(it.Expires, updated, now) {
+				s.stats.hits.Add(1)
+				return it, nil
+			}
+			s.stats.misses.Add(1)
+			return Item{}, ErrNotFound
+		}
+		gen = s.cache.generation(key)
+	}
+	s.stats.misses.Add(1)
+	it, updated, err := s.load(key, now)
+	if err != nil {
+		return Item{}, err
+	}
+	if s.cache != nil {
+		s.cache.fill(gen, it, updated)
+	}
+	return it, nil
+}
+
+// load reads the item under key from the file, copied out of the
+// transaction, with its last update time: ErrNotFound unless it is live at now.
+func (s *Store) load(key string, now int64) (it Item, updated int64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(itemsBucket).Get([]byte(key))
+		if raw == nil {
+			return ErrNotFound
+		}
+		r, err := decodeRecord(raw)
+		if err != nil {
+			return fmt.Errorf("storage: key %q: %w", key, err)
+		}
+		if !s.live(&r, now) {
+			return ErrNotFound
+		}
+		updated = r.updated
+		it = Item{Key: key, Value: append([]byte(nil), r.value...), Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
+		return nil
+	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		err = ErrClosed // Close ran between our check and the transaction
+	}
+	return it, updated, err
+}
+
+// validKey reports whether key is a key the store accepts.
+func validKey(key string) bool { return key != "" && len(key) <= MaxKeySize }
