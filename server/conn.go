@@ -93,9 +93,6 @@ func (c *conn) serve() {
 	for !c.closing {
 		err := c.p.readCommand(&c.cmd)
 		if err != nil && !isReplyError(err) {
-			if errors.Is(err, errLineTooLong) {
-				c.write(errorReplyLine(errLineTooLongC))
-			}
 			if !errors.Is(err, errHTTP) && !isQuietClose(err) && !c.stopped.Load() {
 				log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
 			}

@@ -178,6 +178,9 @@ func (c *conn) store(cmd *command) {
 	if err != nil {
 		if errors.Is(err, storage.ErrTooLarge) {
 			c.s.stats.storeTooLarge.Add(1)
+			if cmd.op == opAppend || cmd.op == opPrepend {
+				err = storage.ErrNotStored // memcached: the result does not fit, the old value stays
+			}
 		}
 		c.replyErr(cmd, err)
 		return

@@ -86,12 +86,11 @@ type protocolError struct{ msg string }
 func (e *protocolError) Error() string { return e.msg }
 
 var (
-	errBadFormat    = &protocolError{"bad command line format"}
-	errBadChunk     = &protocolError{"bad data chunk"}
-	errBadExptime   = &protocolError{"invalid exptime argument"}
-	errBadDelta     = &protocolError{"invalid numeric delta argument"}
-	errDeleteUsage  = &protocolError{"bad command line format.  Usage: delete <key> [noreply]"}
-	errLineTooLongC = &protocolError{"line too long"}
+	errBadFormat   = &protocolError{"bad command line format"}
+	errBadChunk    = &protocolError{"bad data chunk"}
+	errBadExptime  = &protocolError{"invalid exptime argument"}
+	errBadDelta    = &protocolError{"invalid numeric delta argument"}
+	errDeleteUsage = &protocolError{"bad command line format.  Usage: delete <key> [noreply]"}
 )
 
 // parser reads commands from a buffered reader. It is not safe for
@@ -111,36 +110,66 @@ func newParser(br *bufio.Reader, maxItemSize, maxLine int) *parser {
 }
 
 // readLine returns the next line without its \n or \r\n, in a buffer of the
-// parser's own (ReadSlice's bytes would be overwritten by the next read, of
-// a data block say). Lines of retrieval commands may be up to maxLine bytes;
-// others up to maxCommandLine.
+// parser's own (bytes in br are overwritten by the next read, of a data
+// block say). Like memcached, it gives up on a line that has reached
+// maxCommandLine bytes without a newline unless it is a retrieval, whose
+// lines may grow to maxLine; a line ends at a NUL byte, as memcached's C
+// strings do.
 func (p *parser) readLine() ([]byte, error) {
-	line, err := p.br.ReadSlice('\n')
-	p.line = append(p.line[:0], line...)
-	for errors.Is(err, bufio.ErrBufferFull) {
-		if !isRetrieval(p.line) {
+	for {
+		b, _ := p.br.Peek(p.br.Buffered())
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			p.line = append(p.line[:0], b[:i+1]...)
+			p.br.Discard(i + 1)
+			break
+		}
+		if len(b) > maxCommandLine && !isRetrieval(b) {
 			return nil, errLineTooLong
 		}
-		line, err = p.br.ReadSlice('\n')
-		if len(p.line)+len(line) > p.maxLine {
+		if len(b) == p.br.Size() {
+			return p.readLongLine()
+		}
+		if _, err := p.br.Peek(len(b) + 1); err != nil {
+			if errors.Is(err, io.EOF) && len(b) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return p.trimLine(), nil
+}
+
+// readLongLine reads a retrieval line longer than br's buffer.
+func (p *parser) readLongLine() ([]byte, error) {
+	p.line = p.line[:0]
+	for {
+		chunk, err := p.br.ReadSlice('\n')
+		if len(p.line)+len(chunk) > p.maxLine {
 			return nil, errLineTooLong
 		}
-		p.line = append(p.line, line...)
-	}
-	if err != nil {
-		if errors.Is(err, io.EOF) && len(p.line) > 0 {
-			err = io.ErrUnexpectedEOF
+		p.line = append(p.line, chunk...)
+		if err != nil && len(p.line) > maxCommandLine && !isRetrieval(p.line) {
+			return nil, errLineTooLong
 		}
-		return nil, err
+		switch {
+		case err == nil:
+			return p.trimLine(), nil
+		case !errors.Is(err, bufio.ErrBufferFull):
+			return nil, unexpected(err)
+		}
 	}
-	line = p.line[:len(p.line)-1]
-	if len(line) > maxCommandLine && !isRetrieval(line) {
-		return nil, errLineTooLong
-	}
+}
+
+// trimLine drops the \n, one \r before it, and anything from a NUL on.
+func (p *parser) trimLine() []byte {
+	line := p.line[:len(p.line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
-	return line, nil
+	if i := bytes.IndexByte(line, 0); i >= 0 {
+		line = line[:i]
+	}
+	return line
 }
 
 // isRetrieval reports whether a line starts, after up to 100 spaces, with a

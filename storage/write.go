@@ -1,8 +1,8 @@
 package storage
 
 import (
-	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -410,16 +410,42 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	return nil, err
 }
 
-// parseCounter parses a value as memcached's incr does: optional spaces, up to
-// 20 decimal digits below 2^64, optional trailing spaces.
+// parseCounter parses a value as memcached's incr does (safe_strtoull, that
+// is C's strtoull): leading white space, an optional sign, decimal digits
+// below 2^64, then the end or white space. A "-" is accepted only where the
+// result read as a signed number is not negative, so "-0" is 0.
 func parseCounter(v []byte) (uint64, bool) {
-	v = bytes.Trim(v, " ")
-	if len(v) == 0 || len(v) > 20 {
+	i := 0
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	neg := false
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		neg = v[i] == '-'
+		i++
+	}
+	start := i
+	var n uint64
+	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+		d := uint64(v[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if i == start || (i < len(v) && !isSpace(v[i])) {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(v), 10, 64)
-	return n, err == nil
+	if neg {
+		n = -n
+		if int64(n) < 0 {
+			return 0, false
+		}
+	}
+	return n, true
 }
+
+func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
 
 // flush handles flush_all: at or before now it empties the bucket at once;
 // later it records the deadline, which hides older items once it passes.
