@@ -59,7 +59,8 @@ func (l *lru) get(key string) (*entry, bool) {
 }
 
 // add inserts or replaces the item, evicting from the cold end until the
-// bytes fit. An item larger than the whole cache is not kept.
+// bytes fit. An item larger than maxBytes is not kept (and the old one is
+// dropped).
 func (l *lru) add(it Item, updated int64) {
 	l.remove(it.Key)
 	size := entrySize(&it)

@@ -184,7 +184,10 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// checkFile refuses, before bbolt sees it, a path that is not a regular file.
+// checkFile refuses, before bbolt sees it, a path that is not a regular file,
+// and a file too short to be a bbolt database: bbolt reports that with an
+// error of no type, which could not be told apart from an I/O failure.
+// (A bbolt file has at least four pages; an empty file is a new database.)
 func checkFile(path string) error {
 	fi, err := os.Stat(path)
 	switch {
@@ -198,6 +201,8 @@ func checkFile(path string) error {
 		return fmt.Errorf("storage: open %s: %w", path, err)
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("storage: open %s: not a regular file", path)
+	case fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()):
+		return fmt.Errorf("storage: open %s: %w: %d bytes is too short for a database", path, ErrNotOurs, fi.Size())
 	}
 	return nil
 }
@@ -206,8 +211,7 @@ func checkFile(path string) error {
 func openError(path string, timeout time.Duration, err error) error {
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
-		holder := lockHolder(path)
-		return fmt.Errorf("storage: open %s: the file is locked by another process%s (waited %v)", path, holder, timeout)
+		return fmt.Errorf("storage: open %s: the file is locked by %s (waited %v)", path, lockHolder(path), timeout)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
 		return fmt.Errorf("storage: open %s: %w: %v", path, ErrNotOurs, err)
 	}
