@@ -206,8 +206,11 @@ func TestIncrDecr(t *testing.T) {
 		{name: "empty", start: "", delta: 1, err: storage.ErrNotNumeric},
 		{name: "only spaces", start: "   ", delta: 1, err: storage.ErrNotNumeric},
 		{name: "negative", start: "-1", delta: 1, err: storage.ErrNotNumeric},
-		{name: "plus sign", start: "+1", decr: true, delta: 1, err: storage.ErrNotNumeric},
-		{name: "inner space", start: "1 2", delta: 1, err: storage.ErrNotNumeric},
+		// memcached reads the value with strtoull: a sign, and anything after
+		// white space, are accepted (checked against memcached 1.6.18).
+		{name: "plus sign", start: "+1", decr: true, delta: 1, want: 0},
+		{name: "minus zero", start: "-0", delta: 1, want: 1},
+		{name: "stops at a space", start: "1 2", delta: 1, want: 2},
 		{name: "above 2^64-1", start: "18446744073709551616", delta: 1, err: storage.ErrNotNumeric},
 		{name: "decimal point", start: "1.5", delta: 1, err: storage.ErrNotNumeric},
 	}
