@@ -8,16 +8,18 @@ import (
 )
 
 func TestLRU(t *testing.T) {
-	it := func(key string) Item { return Item{Key: key, Value: []byte("1234")} }
-	size := entrySize(&Item{Key: "a", Value: []byte("1234")}) // every key here is 1 byte
+	rec := func(value []byte, updated int64) []byte {
+		return appendRecord(nil, record{value: value, updated: updated})
+	}
+	size := entrySize("a", rec([]byte("1234"), 0)) // every key here is 1 byte
 	l := newLRU(3 * size)
 	for _, k := range []string{"a", "b", "c"} {
-		l.add(it(k), 0)
+		l.add(k, rec([]byte("1234"), 0))
 	}
 	if _, ok := l.get("a"); !ok { // a is now the most recently used; b the least
 		t.Fatal("get(a) missed")
 	}
-	l.add(it("d"), 0)
+	l.add("d", rec([]byte("1234"), 0))
 	for k, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
 		if _, ok := l.get(k); ok != want {
 			t.Errorf("after adding d: get(%q) found = %v, want %v", k, ok, want)
@@ -28,16 +30,18 @@ func TestLRU(t *testing.T) {
 	}
 
 	// Replacing an entry re-counts its bytes; it evicts nothing if it fits.
-	l.add(Item{Key: "a", Value: []byte("12")}, 7)
-	if e, ok := l.get("a"); !ok || string(e.it.Value) != "12" || e.updated != 7 {
-		t.Fatalf("get(a) after replace = %+v, %v", e, ok)
+	l.add("a", rec([]byte("12"), 7))
+	if e, ok := l.get("a"); !ok {
+		t.Fatal("get(a) after replace missed")
+	} else if it, updated := e.item(); string(it.Value) != "12" || updated != 7 {
+		t.Fatalf("get(a) after replace = %+v, updated %d", it, updated)
 	}
 	if l.bytes != 3*size-2 || l.evictions != 1 {
 		t.Fatalf("after replace: bytes, evictions = %d, %d; want %d, 1", l.bytes, l.evictions, 3*size-2)
 	}
 
 	// An item bigger than the whole LRU is not kept, and drops the old one.
-	l.add(Item{Key: "a", Value: make([]byte, 3*size)}, 0)
+	l.add("a", rec(make([]byte, 3*size), 0))
 	if _, ok := l.get("a"); ok {
 		t.Fatal("an oversized item was cached")
 	}
@@ -46,7 +50,7 @@ func TestLRU(t *testing.T) {
 	}
 
 	// One item as big as the whole LRU evicts all the others.
-	l.add(Item{Key: "z", Value: make([]byte, 3*size-entryOverhead-1)}, 0)
+	l.add("z", rec(make([]byte, 3*size-entryOverhead-1-recordHeaderSize), 0))
 	if len(l.items) != 1 || l.bytes != 3*size || l.evictions != 3 {
 		t.Fatalf("after a full-size add: items, bytes, evictions = %d, %d, %d; want 1, %d, 3", len(l.items), l.bytes, l.evictions, 3*size)
 	}
@@ -150,14 +154,14 @@ func TestCacheFillAfterCommit(t *testing.T) {
 
 			// Get's miss path, with the write between its read and its fill.
 			gen := s.cache.generation("k")
-			it, updated, err := s.load("k", c.Now().UnixNano())
+			it, rec, err := s.load("k", c.Now().UnixNano())
 			if err != nil || string(it.Value) != w.start {
 				t.Fatalf("load = %q, %v; want %q", it.Value, err, w.start)
 			}
 			if err := w.write(s); err != nil {
 				t.Fatalf("write: %v", err)
 			}
-			s.cache.fill(gen, it, updated)
+			s.cache.fill(gen, "k", rec)
 
 			if w.want == "" {
 				wantNotFound(t, s, "k")
@@ -176,11 +180,11 @@ func TestCacheFillUnchanged(t *testing.T) {
 	set(t, s, "k", "v", time.Time{})
 	s.cache.remove("k")
 	gen := s.cache.generation("k")
-	it, updated, err := s.load("k", c.Now().UnixNano())
+	_, rec, err := s.load("k", c.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cache.fill(gen, it, updated)
+	s.cache.fill(gen, "k", rec)
 	if _, _, ok := s.cache.get("k"); !ok {
 		t.Fatal("fill with an unchanged generation did not cache the item")
 	}

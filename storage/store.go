@@ -309,19 +309,19 @@ func (s *Store) Get(key string) (Item, error) {
 		gen = s.cache.generation(key)
 	}
 	s.stats.misses.Add(1)
-	it, updated, err := s.load(key, now)
+	it, rec, err := s.load(key, now)
 	if err != nil {
 		return Item{}, err
 	}
 	if s.cache != nil {
-		s.cache.fill(gen, it, updated)
+		s.cache.fill(gen, key, rec)
 	}
 	return it, nil
 }
 
 // load reads the item under key from the file, copied out of the
 // transaction, with its last update time: ErrNotFound unless it is live at now.
-func (s *Store) load(key string, now int64) (it Item, updated int64, err error) {
+func (s *Store) load(key string, now int64) (it Item, rec []byte, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(itemsBucket).Get([]byte(key))
 		if raw == nil {
@@ -334,14 +334,14 @@ func (s *Store) load(key string, now int64) (it Item, updated int64, err error) 
 		if !s.live(&r, now) {
 			return ErrNotFound
 		}
-		updated = r.updated
-		it = Item{Key: key, Value: append([]byte(nil), r.value...), Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
+		rec = append([]byte(nil), raw...) // raw dies with the transaction
+		it = Item{Key: key, Value: rec[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
 		return nil
 	})
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		err = ErrClosed // Close ran between our check and the transaction
 	}
-	return it, updated, err
+	return it, rec, err
 }
 
 // validKey reports whether key is a key the store accepts.

@@ -145,11 +145,10 @@ func (s *Store) FlushAll(at time.Time) error {
 
 // change is a cache update that the committer applies after a commit.
 type change struct {
-	key     string
-	it      Item // valid unless del
-	updated int64
-	del     bool
-	clear   bool
+	key   string
+	rec   []byte // the new record, unless del or clear
+	del   bool
+	clear bool
 }
 
 // batch is the state of one transaction being built by the committer.
@@ -256,7 +255,7 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 				case c.del:
 					s.cache.remove(c.key)
 				default:
-					s.cache.put(c.it, c.updated)
+					s.cache.put(c.key, c.rec)
 				}
 			}
 		}
@@ -301,7 +300,7 @@ func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, 
 	}
 	bt.bytes += int64(len(key)+len(r.value)) - oldSize
 	it := Item{Key: string(key), Value: buf[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
-	bt.changes = append(bt.changes, change{key: it.Key, it: it, updated: r.updated})
+	bt.changes = append(bt.changes, change{key: it.Key, rec: buf})
 	return it, nil
 }
 

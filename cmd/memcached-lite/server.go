@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -154,6 +155,12 @@ func runServer(c *cli.Context) error {
 		return err
 	}
 	log := cfg.logger
+	if cfg.store.CacheBytes > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// The cache is bounded by -m; bound the garbage around it too, so
+		// that the process stays near -m (memcached's promise) instead of
+		// growing to twice its live heap between collections.
+		debug.SetMemoryLimit(cfg.store.CacheBytes + max(24<<20, cfg.store.CacheBytes/4))
+	}
 	st, err := storage.Open(c.String("data"), cfg.store)
 	if err != nil {
 		return err
