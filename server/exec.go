@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"time"
+	"unsafe"
 
 	"github.com/memcached-lite/memcached-lite/storage"
 )
@@ -109,7 +110,8 @@ func (c *conn) get(cmd *command) {
 	withCAS := cmd.op == opGets
 	for _, k := range cmd.keys {
 		c.s.stats.cmdGet.Add(1)
-		it, err := c.s.st.Get(string(k))
+		// The store does not keep the key, so it may alias the parser's line.
+		it, err := c.s.st.Get(unsafe.String(&k[0], len(k)))
 		if err != nil {
 			if !errors.Is(err, storage.ErrNotFound) {
 				c.s.opts.Logger.Error("get failed", "key", string(k), "err", err)

@@ -23,14 +23,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // startServer starts a server on a fresh store and a loopback port and
 // returns its address. The listener is bound before Serve runs, so the
 // address accepts connections at once. Cleanup shuts it down.
-func startServer(t *testing.T, opts server.Options) string {
+func startServer(t testing.TB, opts server.Options) string {
 	t.Helper()
 	addr, _ := startServerStore(t, opts, storage.Options{})
 	return addr
 }
 
 // startServerStore is startServer with store options; it also returns the store.
-func startServerStore(t *testing.T, opts server.Options, sopts storage.Options) (string, *storage.Store) {
+func startServerStore(t testing.TB, opts server.Options, sopts storage.Options) (string, *storage.Store) {
 	t.Helper()
 	st, err := storage.Open(filepath.Join(t.TempDir(), "db"), sopts)
 	if err != nil {
@@ -60,7 +60,7 @@ func startServerStore(t *testing.T, opts server.Options, sopts storage.Options) 
 }
 
 // dial connects to addr with a 5 s deadline on everything.
-func dial(t *testing.T, addr string) net.Conn {
+func dial(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

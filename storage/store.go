@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,7 +288,9 @@ func (s *Store) notFlushed(updated, now int64) bool {
 }
 
 // Get returns the item stored under key, or ErrNotFound if it is absent,
-// expired or flushed. The returned Value must not be modified.
+// expired or flushed. The returned Value must not be modified. Get does not
+// keep key past the call (it copies what it caches), so a caller may pass a
+// string that aliases a buffer it reuses; the returned Key may be key itself.
 func (s *Store) Get(key string) (Item, error) {
 	if !validKey(key) {
 		return Item{}, ErrInvalidKey
@@ -314,7 +317,7 @@ func (s *Store) Get(key string) (Item, error) {
 		return Item{}, err
 	}
 	if s.cache != nil {
-		s.cache.fill(gen, key, rec)
+		s.cache.fill(gen, strings.Clone(key), rec)
 	}
 	return it, nil
 }

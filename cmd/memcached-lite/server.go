@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ func serverCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "extended", Aliases: []string{"o"}, Usage: "memcached -o options: idle_timeout=N is used, others are ignored"},
 			&cli.StringFlag{Name: "udp-port", Aliases: []string{"U"}, Usage: "ignored (no UDP)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
 		},
 		Action: runServer,
 	}
@@ -155,6 +157,13 @@ func runServer(c *cli.Context) error {
 		return err
 	}
 	log := cfg.logger
+	if path := c.String("cpuprofile"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if cfg.store.CacheBytes > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		// The cache is bounded by -m; bound the garbage around it too, so
 		// that the process stays near -m (memcached's promise) instead of
@@ -201,4 +210,21 @@ func runServer(c *cli.Context) error {
 	}
 	log.Info("stopped", "data", st.Path())
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned function
+// is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
