@@ -49,10 +49,7 @@ func (c *conn) exec(cmd *command, perr error) {
 // silences the error too when the line got far enough to know it.
 func (c *conn) execError(cmd *command, err error) {
 	if errors.Is(err, errTooLarge) {
-		c.s.stats.storeTooLarge.Add(1)
-		if cmd.op.isStorage() {
-			c.s.stats.cmdSet.Add(1)
-		}
+		c.s.stats.storeTooLarge.Add(1) // memcached does not count it in cmd_set
 		// As memcached: a set that is too large removes the old value, so
 		// that a reader never gets the stale one.
 		if cmd.op == opSet && len(cmd.keys) == 1 {
@@ -113,7 +110,12 @@ func (c *conn) get(cmd *command) {
 		// The store does not keep the key, so it may alias the parser's line.
 		it, err := c.s.st.Get(unsafe.String(&k[0], len(k)))
 		if err != nil {
-			if !errors.Is(err, storage.ErrNotFound) {
+			switch {
+			case errors.Is(err, storage.ErrExpired):
+				c.s.stats.getExpired.Add(1)
+			case errors.Is(err, storage.ErrFlushed):
+				c.s.stats.getFlushed.Add(1)
+			case !errors.Is(err, storage.ErrNotFound):
 				c.s.opts.Logger.Error("get failed", "key", string(k), "err", err)
 			}
 			c.s.stats.getMisses.Add(1)

@@ -232,7 +232,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 type counters struct {
 	totalConns, rejectedConns                  atomic.Uint64
 	cmdGet, cmdSet, cmdFlush, cmdTouch         atomic.Uint64
-	getHits, getMisses, getExpired             atomic.Uint64
+	getHits, getMisses, getExpired, getFlushed atomic.Uint64
 	deleteHits, deleteMisses                   atomic.Uint64
 	incrHits, incrMisses, decrHits, decrMisses atomic.Uint64
 	casHits, casMisses, casBadval              atomic.Uint64

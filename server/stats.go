@@ -79,7 +79,7 @@ func (s *Server) generalStats() []stat {
 		{"get_hits", u(c.getHits.Load())},
 		{"get_misses", u(c.getMisses.Load())},
 		{"get_expired", u(c.getExpired.Load())},
-		{"get_flushed", "0"},
+		{"get_flushed", u(c.getFlushed.Load())},
 		{"delete_misses", u(c.deleteMisses.Load())},
 		{"delete_hits", u(c.deleteHits.Load())},
 		{"incr_misses", u(c.incrMisses.Load())},
@@ -147,7 +147,7 @@ func (s *Server) resetStats() {
 	c := &s.stats
 	for _, v := range []interface{ Store(uint64) }{
 		&c.totalConns, &c.rejectedConns, &c.cmdGet, &c.cmdSet, &c.cmdFlush, &c.cmdTouch,
-		&c.getHits, &c.getMisses, &c.getExpired, &c.deleteHits, &c.deleteMisses,
+		&c.getHits, &c.getMisses, &c.getExpired, &c.getFlushed, &c.deleteHits, &c.deleteMisses,
 		&c.incrHits, &c.incrMisses, &c.decrHits, &c.decrMisses, &c.casHits, &c.casMisses,
 		&c.casBadval, &c.touchHits, &c.touchMisses, &c.totalItems, &c.storeTooLarge,
 		&c.bytesRead, &c.bytesWritten,

@@ -1,6 +1,9 @@
 package storage
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // MaxKeySize is the longest key, in bytes, as in memcached.
 const MaxKeySize = 250
@@ -9,6 +12,10 @@ const MaxKeySize = 250
 var (
 	// ErrNotFound: the key is absent, expired or flushed.
 	ErrNotFound = errors.New("storage: not found")
+	// ErrExpired is the ErrNotFound of an item whose expiry has passed.
+	ErrExpired = fmt.Errorf("%w (expired)", ErrNotFound)
+	// ErrFlushed is the ErrNotFound of an item hidden by flush_all <delay>.
+	ErrFlushed = fmt.Errorf("%w (flushed)", ErrNotFound)
 	// ErrNotStored: an add found the key present, or a replace, append or
 	// prepend found it absent.
 	ErrNotStored = errors.New("storage: not stored")

@@ -264,31 +264,23 @@ func getU64(b *bolt.Bucket, key []byte) uint64 {
 // Path returns the data file's path.
 func (s *Store) Path() string { return s.path }
 
+// dead says why an item with this expiry and last update is invisible at
+// now (ErrExpired or ErrFlushed), or returns nil if it is live.
+func (s *Store) dead(expires, updated, now int64) error {
+	if expires != 0 && now >= expires {
+		return ErrExpired
+	}
+	if f := s.flushAt.Load(); f != 0 && now >= f && updated <= f {
+		return ErrFlushed
+	}
+	return nil
+}
+
 // live reports whether a record is visible at now: not expired, not flushed.
-func (s *Store) live(r *record, now int64) bool {
-	if r.expires != 0 && now >= r.expires {
-		return false
-	}
-	return s.notFlushed(r.updated, now)
-}
+func (s *Store) live(r *record, now int64) bool { return s.dead(r.expires, r.updated, now) == nil }
 
-// liveAt is live for a cached item.
-func (s *Store) liveAt(expires time.Time, updated, now int64) bool {
-	if !expires.IsZero() && now >= expires.UnixNano() {
-		return false
-	}
-	return s.notFlushed(updated, now)
-}
-
-// notFlushed reports whether an item last updated at updated survives a
-// pending flush_all deadline at now.
-func (s *Store) notFlushed(updated, now int64) bool {
-	f := s.flushAt.Load()
-	return f == 0 || now < f || updated > f
-}
-
-// Get returns the item stored under key, or ErrNotFound if it is absent,
-// expired or flushed. The returned Value must not be modified. Get does not
+// Get returns the item stored under key, or ErrNotFound if it is absent
+// (wrapped as ErrExpired or ErrFlushed when that is why). The returned Value must not be modified. Get does not
 // keep key past the call (it copies what it caches), so a caller may pass a
 // string that aliases a buffer it reuses; the returned Key may be key itself.
 func (s *Store) Get(key string) (Item, error) {
@@ -302,12 +294,12 @@ func (s *Store) Get(key string) (Item, error) {
 	var gen uint64
 	if s.cache != nil {
 		if it, updated, ok := s.cache.get(key); ok {
-			if s.liveAt(it.Expires, updated, now) {
-				s.stats.hits.Add(1)
-				return it, nil
+			if err := s.dead(unixNano(it.Expires), updated, now); err != nil {
+				s.stats.misses.Add(1)
+				return Item{}, err
 			}
-			s.stats.misses.Add(1)
-			return Item{}, ErrNotFound
+			s.stats.hits.Add(1)
+			return it, nil
 		}
 		gen = s.cache.generation(key)
 	}
@@ -334,8 +326,8 @@ func (s *Store) load(key string, now int64) (it Item, rec []byte, err error) {
 		if err != nil {
 			return fmt.Errorf("storage: key %q: %w", key, err)
 		}
-		if !s.live(&r, now) {
-			return ErrNotFound
+		if err := s.dead(r.expires, r.updated, now); err != nil {
+			return err
 		}
 		rec = append([]byte(nil), raw...) // raw dies with the transaction
 		it = Item{Key: key, Value: rec[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}

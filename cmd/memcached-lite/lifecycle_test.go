@@ -1,0 +1,283 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// expectVersion checks that the connection answers version.
+func (w *wire) expectVersion() {
+	w.t.Helper()
+	w.send("version\r\n")
+	if l := w.line(); !strings.HasPrefix(l, "VERSION 1.") {
+		w.t.Fatalf("version: got %q, want VERSION 1.x", l)
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGINT: "SIGINT"}[sig], func(t *testing.T) {
+			path := newDataFile(t)
+			p := startBinary(t, path)
+			w := dialWire(t, p.addr)
+			w.expect("set k 0 0 5\r\nvalue\r\n", "STORED\r\n")
+			w.expectVersion() // the connection is served, and now idle
+
+			start := time.Now()
+			if err := p.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			// The server closes the idle connection itself...
+			w.expectEOF()
+			// ...and exits 0, within a few seconds.
+			if code := p.wait(5 * time.Second); code != 0 {
+				t.Fatalf("exit status %d after %v, want 0", code, sig)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("exit took %v after %v, want under 5s", d, sig)
+			}
+			if out := p.out.String(); !strings.Contains(out, `msg=stopped`) {
+				t.Errorf("no \"stopped\" log line after %v", sig)
+			}
+
+			p = startBinary(t, path)
+			dialWire(t, p.addr).expect("get k\r\n", "VALUE k 0 5\r\nvalue\r\nEND\r\n")
+		})
+	}
+
+	t.Run("SIGTERM during a pipelined batch", func(t *testing.T) {
+		path := newDataFile(t)
+		p := startBinary(t, path)
+		w := dialWire(t, p.addr)
+		w.expectVersion()
+		// 3 MB of sets: more than the socket buffers hold, so the server is
+		// still reading them when the signal comes.
+		const n = 3000
+		value := strings.Repeat("v", 1000)
+		var batch strings.Builder
+		for i := range n {
+			fmt.Fprintf(&batch, "set k%d 0 0 %d\r\n%s\r\n", i, len(value), value)
+		}
+		w.nc.SetDeadline(time.Now().Add(wireTimeout))
+		sent := make(chan error, 1)
+		go func() {
+			_, err := io.WriteString(w.nc, batch.String())
+			sent <- err // fails when the server closes the connection first
+		}()
+		if l, err := w.r.ReadString('\n'); err != nil || l != "STORED\r\n" {
+			t.Fatalf("first reply: %q, %v; want STORED", l, err)
+		}
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		// The server answers the requests it has read, in full, then closes
+		// the connection: STORED lines and nothing else. (Closing with
+		// unread input makes the kernel send a reset.)
+		got, err := io.ReadAll(w.r)
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading the replies: %v (got %q)", err, got)
+		}
+		stored := 1 + strings.Count(string(got), "STORED\r\n")
+		if string(got) != strings.Repeat("STORED\r\n", stored-1) || stored > n {
+			t.Fatalf("replies to %d pipelined sets and SIGTERM: %.200q, want up to %d STORED lines and EOF", n, got, n)
+		}
+		<-sent
+		if code := p.wait(5 * time.Second); code != 0 {
+			t.Fatalf("exit status %d after SIGTERM, want 0", code)
+		}
+		t.Logf("%d of %d pipelined sets acknowledged before the shutdown", stored, n)
+
+		// Every acknowledged set is in the file.
+		p = startBinary(t, path)
+		w = dialWire(t, p.addr)
+		for i := range stored {
+			k := "k" + strconv.Itoa(i)
+			w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 0 %d\r\n%s\r\nEND\r\n", k, len(value), value))
+		}
+	})
+
+	t.Run("shutdown disabled", func(t *testing.T) {
+		p := startBinary(t, newDataFile(t))
+		w := dialWire(t, p.addr)
+		w.expect("shutdown\r\n", "ERROR: shutdown not enabled\r\n")
+		w.expect("shutdown graceful\r\n", "ERROR: shutdown not enabled\r\n")
+		w.expectVersion() // the connection and the server go on
+		if v := w.stats("settings")["shutdown_command"]; v != "no" {
+			t.Errorf("stats settings shutdown_command = %q, want no", v)
+		}
+		if p.exited() {
+			t.Fatal("the server exited")
+		}
+	})
+
+	t.Run("shutdown enabled", func(t *testing.T) {
+		path := newDataFile(t)
+		p := startBinary(t, path, "-A")
+		w := dialWire(t, p.addr)
+		w.expect("set k 0 0 1\r\nx\r\n", "STORED\r\n")
+		w.expect("shutdown foo\r\n", "CLIENT_ERROR invalid shutdown mode\r\n")
+		if v := w.stats("settings")["shutdown_command"]; v != "yes" {
+			t.Errorf("stats settings shutdown_command = %q, want yes", v)
+		}
+		idle := dialWire(t, p.addr)
+		idle.expectVersion()
+		w.send("shutdown\r\n")
+		w.expectEOF() // no reply, as memcached
+		idle.expectEOF()
+		if code := p.wait(5 * time.Second); code != 0 {
+			t.Fatalf("exit status %d after shutdown, want 0", code)
+		}
+		p = startBinary(t, path)
+		dialWire(t, p.addr).expect("get k\r\n", "VALUE k 0 1\r\nx\r\nEND\r\n")
+	})
+}
+
+func TestFlagsAndEnv(t *testing.T) {
+	t.Run("port and data file from the environment", func(t *testing.T) {
+		path := newDataFile(t)
+		p := startServerArgs(t, []string{"MEMCACHED_LITE_PORT=0", "MEMCACHED_LITE_DATA=" + path},
+			"server", "-l", "127.0.0.1")
+		if p.port == 11211 {
+			t.Errorf("MEMCACHED_LITE_PORT=0 listened on the default port %d", p.port)
+		}
+		if !strings.Contains(p.ready, " data="+path+" ") {
+			t.Errorf("listening line %q: want data=%s", p.ready, path)
+		}
+		w := dialWire(t, p.addr)
+		w.expectVersion()
+		if got := w.stats("settings")["tcpport"]; got != strconv.Itoa(p.port) {
+			t.Errorf("stats settings tcpport = %s, want %d", got, p.port)
+		}
+	})
+
+	t.Run("sync mode from the environment", func(t *testing.T) {
+		p := startServerArgs(t, []string{"MEMCACHED_LITE_SYNC=none"}, "server", "-p", "0", "-l", "127.0.0.1", "--data", newDataFile(t))
+		if !strings.Contains(p.ready, " sync=none ") {
+			t.Errorf("listening line %q: want sync=none", p.ready)
+		}
+		if got := dialWire(t, p.addr).stats("settings")["sync_mode"]; got != "none" {
+			t.Errorf("stats settings sync_mode = %q, want none", got)
+		}
+	})
+
+	t.Run("port in use", func(t *testing.T) {
+		first := startBinary(t, newDataFile(t))
+		port := strconv.Itoa(first.port)
+		code, out := runBinary(t, 10*time.Second, nil, "server", "-p", port, "-l", "127.0.0.1", "--data", newDataFile(t))
+		if code == 0 || !strings.Contains(out, "address already in use") {
+			t.Errorf("a second server on port %s: exit status %d, output:\n%s\nwant non-zero and \"address already in use\"", port, code, out)
+		}
+		dialWire(t, first.addr).expectVersion()
+	})
+
+	t.Run("-I 2k", func(t *testing.T) {
+		p := startBinary(t, newDataFile(t), "-I", "2k")
+		w := dialWire(t, p.addr)
+		if got := w.stats("settings")["item_size_max"]; got != "2048" {
+			t.Errorf("stats settings item_size_max = %s, want 2048", got)
+		}
+		small := strings.Repeat("s", 1000)
+		w.expect("set k 0 0 1000\r\n"+small+"\r\n", "STORED\r\n")
+		big := strings.Repeat("b", 3000)
+		// The 3000 bytes are swallowed: the get after them is answered,
+		// and the set removed the old value.
+		w.expect("set k 0 0 3000\r\n"+big+"\r\nget k\r\n", "SERVER_ERROR object too large for cache\r\nEND\r\n")
+		w.expect("set k 0 0 3000 noreply\r\n"+big+"\r\nget k\r\n", "END\r\n")
+		w.expect("set k 0 0 1000\r\n"+small+"\r\nappend k 0 0 3000\r\n"+big+"\r\nget k\r\n",
+			"STORED\r\nSERVER_ERROR object too large for cache\r\nVALUE k 0 1000\r\n"+small+"\r\nEND\r\n")
+	})
+
+	t.Run("memcached flags accepted", func(t *testing.T) {
+		p := startBinary(t, newDataFile(t), "-U", "0", "-u", "nobody", "-t", "4", "-o", "modern,idle_timeout=600", "-m", "32", "-c", "100")
+		w := dialWire(t, p.addr)
+		w.expect("set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
+		settings := w.stats("settings")
+		for name, want := range map[string]string{
+			"idle_timeout": "600",
+			"num_threads":  "4",
+			"maxbytes":     strconv.Itoa(32 << 20),
+			"maxconns":     "100",
+			"udpport":      "0",
+		} {
+			if got := settings[name]; got != want {
+				t.Errorf("stats settings %s = %q, want %q", name, got, want)
+			}
+		}
+		if got := w.stats("")["threads"]; got != "4" {
+			t.Errorf("stats threads = %q, want 4", got)
+		}
+	})
+
+	t.Run("-o idle_timeout=1", func(t *testing.T) {
+		p := startBinary(t, newDataFile(t), "-o", "idle_timeout=1")
+		w := dialWire(t, p.addr)
+		w.expectVersion()
+		start := time.Now()
+		w.expectEOF() // within wireTimeout
+		if d := time.Since(start); d < 900*time.Millisecond {
+			t.Errorf("idle connection closed after %v, want about 1s", d)
+		}
+	})
+
+	t.Run("-c 2", func(t *testing.T) {
+		p := startBinary(t, newDataFile(t), "-c", "2")
+		a, b := dialWire(t, p.addr), dialWire(t, p.addr)
+		a.expectVersion()
+		b.expectVersion()
+		c := dialWire(t, p.addr)
+		if l := c.line(); l != "ERROR Too many open connections\r\n" {
+			t.Errorf("third connection: got %q, want %q", l, "ERROR Too many open connections\r\n")
+		}
+		c.expectEOF()
+		a.expectVersion()
+		b.expectVersion()
+		if got := a.stats("")["rejected_connections"]; got != "1" {
+			t.Errorf("stats rejected_connections = %s, want 1", got)
+		}
+	})
+
+	t.Run("bad flag values", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--sync", "maybe"}, `--sync "maybe": want always or none`},
+			{[]string{"-I", "512"}, `-I "512"`},
+			{[]string{"-I", "2g"}, `-I "2g"`},
+			{[]string{"-c", "0"}, `-c 0`},
+			{[]string{"-m", "-1"}, `-m -1`},
+			{[]string{"-o", "idle_timeout=soon"}, `idle_timeout=soon`},
+			{[]string{"-p", "notaport"}, `"notaport"`},
+			{[]string{"--no-such-flag"}, `no-such-flag`},
+		} {
+			args := append([]string{"server", "-p", "0", "-l", "127.0.0.1", "--data", filepath.Join(dir, "bad.db")}, c.args...)
+			code, out := runBinary(t, 10*time.Second, nil, args...)
+			if code == 0 || !strings.Contains(out, c.want) {
+				t.Errorf("memcached-lite %s: exit status %d, output:\n%s\nwant non-zero and %q", strings.Join(args, " "), code, out, c.want)
+			}
+		}
+	})
+
+	t.Run("data file locked", func(t *testing.T) {
+		path := newDataFile(t)
+		first := startBinary(t, path)
+		start := time.Now()
+		code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("a second server on the same file took %v to give up, want under 3s", d)
+		}
+		if code == 0 || !strings.Contains(out, path) || !strings.Contains(out, "locked") {
+			t.Errorf("second server on %s: exit status %d, output:\n%s\nwant non-zero and a message naming the file and \"locked\"", path, code, out)
+		}
+		// The first server is unharmed.
+		dialWire(t, first.addr).expect("set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
+	})
+}
