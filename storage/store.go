@@ -150,6 +150,7 @@ func Open(path string, opts Options) (*Store, error) {
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.Sync == SyncNone,
 		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true, // one page write less per commit; Open rebuilds it (1M items: ~0.14 s)
 		InitialMmapSize: 1 << 30,
 		MaxSize:         opts.MaxSize,
 	})
