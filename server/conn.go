@@ -21,6 +21,7 @@ type conn struct {
 	p       *parser
 	cmd     command
 	scratch []byte
+	pending []pendingWrite // writes queued with the store, replies not yet written
 	stopped atomic.Bool
 	closing bool // quit, a framing error or shutdown: stop after this command
 }
@@ -41,6 +42,7 @@ type flushingReader struct{ c *conn }
 
 func (r flushingReader) Read(b []byte) (int, error) {
 	c := r.c
+	c.drain()
 	if c.bw.Buffered() > 0 {
 		if err := c.bw.Flush(); err != nil {
 			return 0, err
@@ -104,6 +106,7 @@ func (c *conn) serve() {
 		c.exec(&c.cmd, err)
 		c.p.releaseData()
 	}
+	c.drain()
 	if err := c.bw.Flush(); err != nil && !isQuietClose(err) {
 		log.Debug("flush failed", "remote", c.nc.RemoteAddr().String(), "err", err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"time"
 	"unsafe"
@@ -11,6 +12,13 @@ import (
 // exec runs one parsed command (or answers its parse error) and buffers the
 // reply. It sets c.closing when the connection must end after it.
 func (c *conn) exec(cmd *command, perr error) {
+	if perr == nil && cmd.op.isWrite() {
+		c.startWrite(cmd)
+		return
+	}
+	// Anything else may read what the queued writes change, and its reply
+	// comes after theirs.
+	c.drain()
 	if perr != nil {
 		c.execError(cmd, perr)
 		return
@@ -20,14 +28,6 @@ func (c *conn) exec(cmd *command, perr error) {
 		c.get(cmd)
 	case opGat, opGats:
 		c.gat(cmd)
-	case opSet, opAdd, opReplace, opAppend, opPrepend, opCas:
-		c.store(cmd)
-	case opDelete:
-		c.delete(cmd)
-	case opIncr, opDecr:
-		c.incr(cmd)
-	case opTouch:
-		c.touch(cmd)
 	case opFlushAll:
 		c.flushAll(cmd)
 	case opStats:
@@ -65,6 +65,12 @@ func (c *conn) execError(cmd *command, err error) {
 }
 
 func (o opcode) isStorage() bool { return o >= opSet && o <= opCas }
+
+// isWrite reports whether the op is a write of one key, which startWrite
+// may queue behind others.
+func (o opcode) isWrite() bool {
+	return o.isStorage() || o == opDelete || o == opIncr || o == opDecr || o == opTouch
+}
 
 // reply writes b unless the command asked for noreply.
 func (c *conn) reply(cmd *command, b []byte) {
@@ -146,105 +152,128 @@ func (c *conn) gat(cmd *command) {
 	c.write(replyEnd)
 }
 
-func (c *conn) store(cmd *command) {
-	c.s.stats.cmdSet.Add(1)
-	it := storage.Item{Key: string(cmd.keys[0]), Value: cmd.data, Flags: cmd.flags, Expires: c.expires(cmd.exptime), CAS: cmd.cas}
-	var err error
+// storageOps maps the storage commands to the store's writes.
+var storageOps = [...]storage.Op{opSet: storage.OpSet, opAdd: storage.OpAdd, opReplace: storage.OpReplace,
+	opAppend: storage.OpAppend, opPrepend: storage.OpPrepend, opCas: storage.OpCAS}
+
+// maxPending bounds the writes one connection queues before it waits.
+const maxPending = 64
+
+// A pendingWrite is a write queued with the store whose reply is not yet
+// written: the command as far as the reply needs it, and the store's handle.
+type pendingWrite struct {
+	p       *storage.Pending
+	op      opcode
+	noreply bool
+	casZero bool // a cas under -C, run as a replace
+}
+
+// startWrite queues a write with the store. If more requests have already
+// arrived on the connection, it returns without waiting, so that the writes
+// of a pipeline (or of a client sending noreply writes) share a commit; the
+// replies are written in order by drain, before anything else is answered
+// and before the connection waits for input.
+func (c *conn) startWrite(cmd *command) {
+	wait := c.br.Buffered() == 0 || len(c.pending) >= maxPending-1
+	it := storage.Item{Key: string(cmd.keys[0])}
+	pw := pendingWrite{op: cmd.op, noreply: cmd.noreply}
+	var kind storage.Op
+	var delta uint64
 	switch cmd.op {
-	case opSet:
-		err = c.s.st.Set(it)
-	case opAdd:
-		err = c.s.st.Add(it)
-	case opReplace:
-		err = c.s.st.Replace(it)
-	case opAppend:
-		err = c.s.st.Append(it)
-	case opPrepend:
-		err = c.s.st.Prepend(it)
-	case opCas:
-		if c.s.opts.DisableCAS && cmd.cas == 0 {
-			err = c.s.st.Replace(it) // with -C every item's CAS reads as 0
-			if errors.Is(err, storage.ErrNotStored) {
-				err = storage.ErrNotFound
-			}
-		} else {
-			err = c.s.st.CompareAndSwap(it)
+	case opSet, opAdd, opReplace, opAppend, opPrepend, opCas:
+		c.s.stats.cmdSet.Add(1)
+		it.Value, it.Flags, it.Expires, it.CAS = cmd.data, cmd.flags, c.expires(cmd.exptime), cmd.cas
+		if !wait {
+			it.Value = bytes.Clone(cmd.data) // the parser reuses its buffer
 		}
-		switch {
-		case err == nil:
-			c.s.stats.casHits.Add(1)
-		case errors.Is(err, storage.ErrNotFound):
-			c.s.stats.casMisses.Add(1)
-		case errors.Is(err, storage.ErrCASMismatch):
-			c.s.stats.casBadval.Add(1)
+		kind = storageOps[cmd.op]
+		if cmd.op == opCas && c.s.opts.DisableCAS && cmd.cas == 0 {
+			kind, pw.casZero = storage.OpReplace, true // with -C every item's CAS reads as 0
 		}
+	case opDelete:
+		kind = storage.OpDelete
+	case opIncr:
+		kind, delta = storage.OpIncr, cmd.delta
+	case opDecr:
+		kind, delta = storage.OpDecr, cmd.delta
+	case opTouch:
+		c.s.stats.cmdTouch.Add(1)
+		kind, it.Expires = storage.OpTouch, c.expires(cmd.exptime)
 	}
-	if err != nil {
+	pw.p = c.s.st.Start(kind, it, delta)
+	c.pending = append(c.pending, pw)
+	if wait {
+		c.drain()
+	}
+}
+
+// drain waits for the queued writes, in order, and writes their replies.
+func (c *conn) drain() {
+	for i := range c.pending {
+		pw := &c.pending[i]
+		n, err := pw.p.Wait()
+		c.finishWrite(pw, n, err)
+		c.pending[i] = pendingWrite{}
+	}
+	c.pending = c.pending[:0]
+}
+
+// finishWrite counts a write's outcome and writes its reply.
+func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
+	st := &c.s.stats
+	cmd := &command{op: pw.op, noreply: pw.noreply}
+	switch pw.op {
+	case opDelete:
+		st.count(err, &st.deleteHits, &st.deleteMisses)
+		if err == nil {
+			c.reply(cmd, replyDeleted)
+			return
+		}
+	case opIncr, opDecr:
+		if pw.op == opIncr {
+			st.count(err, &st.incrHits, &st.incrMisses)
+		} else {
+			st.count(err, &st.decrHits, &st.decrMisses)
+		}
+		if err == nil {
+			if !cmd.noreply {
+				c.scratch = writeUint(c.bw, c.scratch, n)
+			}
+			return
+		}
+	case opTouch:
+		st.count(err, &st.touchHits, &st.touchMisses)
+		if err == nil {
+			c.reply(cmd, replyTouched)
+			return
+		}
+	default: // storage commands
+		if pw.casZero && errors.Is(err, storage.ErrNotStored) {
+			err = storage.ErrNotFound
+		}
+		if pw.op == opCas {
+			switch {
+			case err == nil:
+				st.casHits.Add(1)
+			case errors.Is(err, storage.ErrNotFound):
+				st.casMisses.Add(1)
+			case errors.Is(err, storage.ErrCASMismatch):
+				st.casBadval.Add(1)
+			}
+		}
 		if errors.Is(err, storage.ErrTooLarge) {
-			c.s.stats.storeTooLarge.Add(1)
-			if cmd.op == opAppend || cmd.op == opPrepend {
+			st.storeTooLarge.Add(1)
+			if pw.op == opAppend || pw.op == opPrepend {
 				err = storage.ErrNotStored // memcached: the result does not fit, the old value stays
 			}
 		}
-		c.replyErr(cmd, err)
-		return
-	}
-	c.s.stats.totalItems.Add(1)
-	c.reply(cmd, replyStored)
-}
-
-func (c *conn) delete(cmd *command) {
-	err := c.s.st.Delete(string(cmd.keys[0]))
-	switch {
-	case err == nil:
-		c.s.stats.deleteHits.Add(1)
-		c.reply(cmd, replyDeleted)
-	case errors.Is(err, storage.ErrNotFound):
-		c.s.stats.deleteMisses.Add(1)
-		c.reply(cmd, replyNotFound)
-	default:
-		c.replyErr(cmd, err)
-	}
-}
-
-func (c *conn) incr(cmd *command) {
-	key := string(cmd.keys[0])
-	var n uint64
-	var err error
-	hits, misses := &c.s.stats.incrHits, &c.s.stats.incrMisses
-	if cmd.op == opIncr {
-		n, err = c.s.st.Incr(key, cmd.delta)
-	} else {
-		hits, misses = &c.s.stats.decrHits, &c.s.stats.decrMisses
-		n, err = c.s.st.Decr(key, cmd.delta)
-	}
-	switch {
-	case err == nil:
-		hits.Add(1)
-		if !cmd.noreply {
-			c.scratch = writeUint(c.bw, c.scratch, n)
+		if err == nil {
+			st.totalItems.Add(1)
+			c.reply(cmd, replyStored)
+			return
 		}
-	case errors.Is(err, storage.ErrNotFound):
-		misses.Add(1)
-		c.reply(cmd, replyNotFound)
-	default:
-		c.replyErr(cmd, err)
 	}
-}
-
-func (c *conn) touch(cmd *command) {
-	c.s.stats.cmdTouch.Add(1)
-	err := c.s.st.Touch(string(cmd.keys[0]), c.expires(cmd.exptime))
-	switch {
-	case err == nil:
-		c.s.stats.touchHits.Add(1)
-		c.reply(cmd, replyTouched)
-	case errors.Is(err, storage.ErrNotFound):
-		c.s.stats.touchMisses.Add(1)
-		c.reply(cmd, replyNotFound)
-	default:
-		c.replyErr(cmd, err)
-	}
+	c.replyErr(cmd, err)
 }
 
 func (c *conn) flushAll(cmd *command) {

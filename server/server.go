@@ -228,6 +228,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// count adds one to hit if err is nil, to miss if it is ErrNotFound.
+func (c *counters) count(err error, hit, miss *atomic.Uint64) {
+	switch {
+	case err == nil:
+		hit.Add(1)
+	case errors.Is(err, storage.ErrNotFound):
+		miss.Add(1)
+	}
+}
+
 // counters are the server's figures for stats, updated atomically.
 type counters struct {
 	totalConns, rejectedConns                  atomic.Uint64

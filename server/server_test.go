@@ -206,3 +206,29 @@ func TestPipelined10k(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestPipelinedWritesShareCommits sends 200 noreply sets in one write, as
+// pymemcache does by default: the connection queues them with the store and
+// they share commits, instead of one fsync each; every one is durable before
+// the get that follows them is answered.
+func TestPipelinedWritesShareCommits(t *testing.T) {
+	addr, st := startServerStore(t, server.Options{}, storage.Options{})
+	c := dial(t, addr)
+	const n = 200
+	var req strings.Builder
+	for i := range n {
+		req.WriteString("set k" + itoa(i) + " 0 0 " + itoa(len(itoa(i))) + " noreply\r\n" + itoa(i) + "\r\n")
+	}
+	req.WriteString("incr k7 1\r\nget k0 k199\r\n")
+	before := st.Stats().Commits
+	roundTrip(t, c, req.String(), "8\r\nVALUE k0 0 1\r\n0\r\nVALUE k199 0 3\r\n199\r\nEND\r\n")
+	if commits := st.Stats().Commits - before; commits > n/4 {
+		t.Errorf("%d pipelined writes took %d commits, want at most %d", n+1, commits, n/4)
+	}
+	for i := range n {
+		it, err := st.Get("k" + itoa(i))
+		if err != nil || string(it.Value) != itoa(i) && i != 7 {
+			t.Fatalf("k%d = %q, %v after the replies", i, it.Value, err)
+		}
+	}
+}

@@ -505,3 +505,43 @@ func TestErrorsAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// TestStart queues several writes before waiting for any: they are applied in
+// the order started, each with its own result, and share commits.
+func TestStart(t *testing.T) {
+	for _, cache := range []int64{0, -1} {
+		opts := testOptions(newClock())
+		opts.CacheBytes = cache
+		s, _ := openStore(t, opts)
+		before := s.Stats().Commits
+		ps := []*storage.Pending{
+			s.Start(storage.OpSet, storage.Item{Key: "n", Value: []byte("1")}, 0),
+			s.Start(storage.OpIncr, storage.Item{Key: "n"}, 4),
+			s.Start(storage.OpAdd, storage.Item{Key: "n", Value: []byte("x")}, 0),
+			s.Start(storage.OpAppend, storage.Item{Key: "n", Value: []byte("0")}, 0),
+			s.Start(storage.OpDelete, storage.Item{Key: "absent"}, 0),
+			s.Start(storage.OpSet, storage.Item{Key: ""}, 0),
+			s.Start(storage.Op(200), storage.Item{Key: "n"}, 0),
+		}
+		type result struct {
+			n   uint64
+			err error
+		}
+		want := []result{{0, nil}, {5, nil}, {0, storage.ErrNotStored}, {0, nil}, {0, storage.ErrNotFound}, {0, storage.ErrInvalidKey}}
+		for i, p := range ps[:len(want)] {
+			n, err := p.Wait()
+			if n != want[i].n || !errors.Is(err, want[i].err) {
+				t.Errorf("cache %v: write %d: Wait() = %d, %v; want %d, %v", cache, i, n, err, want[i].n, want[i].err)
+			}
+		}
+		if _, err := ps[len(ps)-1].Wait(); err == nil {
+			t.Errorf("cache %v: Start with an op that is not a write succeeded", cache)
+		}
+		if it := mustGet(t, s, "n"); string(it.Value) != "50" {
+			t.Errorf("cache %v: n = %q, want %q", cache, it.Value, "50")
+		}
+		if c := s.Stats().Commits - before; c > 4 {
+			t.Errorf("cache %v: 5 queued writes took %d commits", cache, c)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -14,29 +15,32 @@ import (
 // transaction's dirty pages stay small and a long queue is answered in steps.
 const maxBatch = 1024
 
-type opKind uint8
+// An Op is a kind of write, for Start.
+type Op uint8
 
+// The writes Start takes; each does what the method of the same name does.
 const (
-	opSet opKind = iota
-	opAdd
-	opReplace
-	opAppend
-	opPrepend
-	opCAS
-	opIncr
-	opDecr
-	opTouch
-	opGAT
-	opDelete
-	opFlush
-	opSweep
+	OpSet Op = iota + 1
+	OpAdd
+	OpReplace
+	OpAppend
+	OpPrepend
+	OpCAS
+	OpIncr
+	OpDecr
+	OpTouch
+	OpDelete
+
+	opGAT   // GetAndTouch
+	opFlush // FlushAll
+	opSweep // the sweeper's deletes
 )
 
 // An op is one write handed to the committer. The caller fills the inputs,
 // the committer the results, and done is signalled once the op's transaction
 // is durable (or failed).
 type op struct {
-	kind  opKind
+	kind  Op
 	it    Item     // input: key, value, flags, expiry, cas
 	delta uint64   // input: incr/decr
 	keys  []string // input: sweep candidates
@@ -52,73 +56,134 @@ var opPool = sync.Pool{New: func() any { return &op{done: make(chan struct{}, 1)
 
 // do queues o for the committer and waits for its result.
 func (s *Store) do(o *op) error {
-	s.mu.RLock()
-	if s.closed.Load() {
-		s.mu.RUnlock()
-		return ErrClosed
+	if err := s.enqueue(o); err != nil {
+		return err
 	}
-	s.queue <- o
-	s.mu.RUnlock()
 	<-o.done
 	return o.err
 }
 
-// write runs one op of the given kind and returns it to the pool.
-func (s *Store) write(kind opKind, it Item, delta uint64) (Item, uint64, error) {
+// enqueue hands o to the committer.
+func (s *Store) enqueue(o *op) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.queue <- o
+	return nil
+}
+
+// A Pending is a write queued by Start. Its zero value is not usable.
+type Pending struct {
+	o   *op   // nil if the write was refused before it was queued
+	err error // why it was refused
+}
+
+// Start queues a write of the given kind and returns without waiting for it:
+// a connection with several requests in hand can queue them all, so that
+// they share one commit, and then wait for each. Writes are committed in the
+// order they are started. it, Value included, must not be modified until
+// Wait returns. delta is for OpIncr and OpDecr.
+func (s *Store) Start(kind Op, it Item, delta uint64) *Pending {
+	switch {
+	case kind < OpSet || kind > OpDelete:
+		return &Pending{err: fmt.Errorf("storage: Start: unknown op %d", kind)}
+	case !validKey(it.Key):
+		return &Pending{err: ErrInvalidKey}
+	case len(it.Value) > s.opts.MaxItemSize:
+		return &Pending{err: ErrTooLarge}
+	}
+	return s.start(kind, it, delta)
+}
+
+func (s *Store) start(kind Op, it Item, delta uint64) *Pending {
+	o := opPool.Get().(*op)
+	o.kind, o.it, o.delta = kind, it, delta
+	if err := s.enqueue(o); err != nil {
+		release(o)
+		return &Pending{err: err}
+	}
+	return &Pending{o: o}
+}
+
+// Wait waits until the write is durable, or has failed, and returns the new
+// value (for OpIncr and OpDecr) and the write's error, as the method of the
+// same name would. Call it once.
+func (p *Pending) Wait() (uint64, error) {
+	_, n, err := p.wait()
+	return n, err
+}
+
+func (p *Pending) wait() (Item, uint64, error) {
+	if p.o == nil {
+		return Item{}, 0, p.err
+	}
+	o := p.o
+	p.o, p.err = nil, errWaited
+	<-o.done
+	res, num, err := o.res, o.num, o.err
+	release(o)
+	return res, num, err
+}
+
+var errWaited = errors.New("storage: Pending.Wait called twice")
+
+func release(o *op) {
+	*o = op{done: o.done}
+	opPool.Put(o)
+}
+
+// write runs one op and waits for it.
+func (s *Store) write(kind Op, it Item, delta uint64) (Item, uint64, error) {
 	if kind != opFlush && !validKey(it.Key) {
 		return Item{}, 0, ErrInvalidKey
 	}
 	if len(it.Value) > s.opts.MaxItemSize {
 		return Item{}, 0, ErrTooLarge
 	}
-	o := opPool.Get().(*op)
-	o.kind, o.it, o.delta = kind, it, delta
-	err := s.do(o)
-	res, num := o.res, o.num
-	*o = op{done: o.done}
-	opPool.Put(o)
-	return res, num, err
+	return s.start(kind, it, delta).wait()
 }
 
 // Set stores it unconditionally. it.CAS is ignored.
-func (s *Store) Set(it Item) error { _, _, err := s.write(opSet, it, 0); return err }
+func (s *Store) Set(it Item) error { _, _, err := s.write(OpSet, it, 0); return err }
 
 // Add stores it only if its key is absent: ErrNotStored otherwise.
-func (s *Store) Add(it Item) error { _, _, err := s.write(opAdd, it, 0); return err }
+func (s *Store) Add(it Item) error { _, _, err := s.write(OpAdd, it, 0); return err }
 
 // Replace stores it only if its key is present: ErrNotStored otherwise.
-func (s *Store) Replace(it Item) error { _, _, err := s.write(opReplace, it, 0); return err }
+func (s *Store) Replace(it Item) error { _, _, err := s.write(OpReplace, it, 0); return err }
 
 // Append adds it.Value after the present value, keeping the item's flags and
 // expiry: ErrNotStored if the key is absent, ErrTooLarge if the result would
 // exceed Options.MaxItemSize (the item is then unchanged).
-func (s *Store) Append(it Item) error { _, _, err := s.write(opAppend, it, 0); return err }
+func (s *Store) Append(it Item) error { _, _, err := s.write(OpAppend, it, 0); return err }
 
 // Prepend is Append, with it.Value put before the present value.
-func (s *Store) Prepend(it Item) error { _, _, err := s.write(opPrepend, it, 0); return err }
+func (s *Store) Prepend(it Item) error { _, _, err := s.write(OpPrepend, it, 0); return err }
 
 // CompareAndSwap stores it only if the present item's CAS equals it.CAS:
 // ErrCASMismatch if it differs, ErrNotFound if the key is absent.
-func (s *Store) CompareAndSwap(it Item) error { _, _, err := s.write(opCAS, it, 0); return err }
+func (s *Store) CompareAndSwap(it Item) error { _, _, err := s.write(OpCAS, it, 0); return err }
 
 // Incr adds delta to the decimal uint64 stored under key, wrapping at 2^64,
 // and returns the new value: ErrNotFound if absent, ErrNotNumeric if the
 // value is not a decimal uint64.
 func (s *Store) Incr(key string, delta uint64) (uint64, error) {
-	_, n, err := s.write(opIncr, Item{Key: key}, delta)
+	_, n, err := s.write(OpIncr, Item{Key: key}, delta)
 	return n, err
 }
 
 // Decr subtracts delta from the value under key, stopping at 0; otherwise as Incr.
 func (s *Store) Decr(key string, delta uint64) (uint64, error) {
-	_, n, err := s.write(opDecr, Item{Key: key}, delta)
+	_, n, err := s.write(OpDecr, Item{Key: key}, delta)
 	return n, err
 }
 
 // Touch sets the expiry of the item under key: ErrNotFound if absent.
 // The CAS is unchanged.
 func (s *Store) Touch(key string, expires time.Time) error {
-	_, _, err := s.write(opTouch, Item{Key: key, Expires: expires}, 0)
+	_, _, err := s.write(OpTouch, Item{Key: key, Expires: expires}, 0)
 	return err
 }
 
@@ -131,7 +196,7 @@ func (s *Store) GetAndTouch(key string, expires time.Time) (Item, error) {
 
 // Delete removes the item under key: ErrNotFound if absent.
 func (s *Store) Delete(key string) error {
-	_, _, err := s.write(opDelete, Item{Key: key}, 0)
+	_, _, err := s.write(OpDelete, Item{Key: key}, 0)
 	return err
 }
 
@@ -340,20 +405,20 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	physical := size > 0
 	newRec := record{flags: o.it.Flags, expires: unixNano(o.it.Expires), updated: bt.now, value: o.it.Value}
 	switch o.kind {
-	case opSet, opAdd, opReplace, opCAS:
+	case OpSet, OpAdd, OpReplace, OpCAS:
 		switch {
 		case len(o.it.Value) > bt.s.opts.MaxItemSize:
 			return ErrTooLarge, nil
-		case o.kind == opAdd && live:
+		case o.kind == OpAdd && live:
 			return ErrNotStored, nil
-		case o.kind == opReplace && !live:
+		case o.kind == OpReplace && !live:
 			return ErrNotStored, nil
-		case o.kind == opCAS && !live:
+		case o.kind == OpCAS && !live:
 			return ErrNotFound, nil
-		case o.kind == opCAS && cur.cas != o.it.CAS:
+		case o.kind == OpCAS && cur.cas != o.it.CAS:
 			return ErrCASMismatch, nil
 		}
-	case opAppend, opPrepend:
+	case OpAppend, OpPrepend:
 		if !live {
 			return ErrNotStored, nil
 		}
@@ -361,13 +426,13 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 			return ErrTooLarge, nil
 		}
 		v := make([]byte, 0, len(cur.value)+len(o.it.Value))
-		if o.kind == opAppend {
+		if o.kind == OpAppend {
 			v = append(append(v, cur.value...), o.it.Value...)
 		} else {
 			v = append(append(v, o.it.Value...), cur.value...)
 		}
 		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: v}
-	case opIncr, opDecr:
+	case OpIncr, OpDecr:
 		if !live {
 			return ErrNotFound, nil
 		}
@@ -376,7 +441,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 			return ErrNotNumeric, nil
 		}
 		switch {
-		case o.kind == opIncr:
+		case o.kind == OpIncr:
 			n += o.delta // wraps at 2^64, as memcached does
 		case o.delta > n:
 			n = 0
@@ -385,7 +450,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		}
 		o.num = n
 		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: strconv.AppendUint(nil, n, 10)}
-	case opTouch, opGAT:
+	case OpTouch, opGAT:
 		if !live {
 			return ErrNotFound, nil
 		}
@@ -393,7 +458,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		it, err := bt.put(key, newRec, size, physical)
 		o.res = it
 		return nil, err
-	case opDelete:
+	case OpDelete:
 		if physical {
 			if err := bt.del(key, size); err != nil {
 				return nil, err

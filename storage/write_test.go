@@ -27,7 +27,7 @@ func stalledStore(t *testing.T, opts Options) (s *Store, release func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := queueOp(s, &op{kind: opSet, it: Item{Key: "first", Value: []byte("first")}})
+	first := queueOp(s, &op{kind: OpSet, it: Item{Key: "first", Value: []byte("first")}})
 	<-called // the committer took first and is past draining the queue
 	return s, func() {
 		if err := tx.Rollback(); err != nil {
@@ -54,7 +54,7 @@ func TestGroupCommit(t *testing.T) {
 	ops := make([]*op, n)
 	for i := range ops {
 		key := "k" + strconv.Itoa(i)
-		ops[i] = queueOp(s, &op{kind: opSet, it: Item{Key: key, Value: []byte(key)}})
+		ops[i] = queueOp(s, &op{kind: OpSet, it: Item{Key: key, Value: []byte(key)}})
 	}
 	release()
 	for i, o := range ops {
@@ -86,17 +86,17 @@ func TestBatchResults(t *testing.T) {
 		want error
 		num  uint64
 	}{
-		{o: &op{kind: opAdd, it: Item{Key: "n", Value: []byte("1")}}},
-		{o: &op{kind: opAdd, it: Item{Key: "n", Value: []byte("2")}}, want: ErrNotStored},
-		{o: &op{kind: opIncr, it: Item{Key: "n"}, delta: 9}, num: 10},
-		{o: &op{kind: opAppend, it: Item{Key: "n", Value: []byte("0000000")}}, want: ErrTooLarge},
-		{o: &op{kind: opAppend, it: Item{Key: "n", Value: []byte("0")}}},
-		{o: &op{kind: opDecr, it: Item{Key: "n"}, delta: 1}, num: 99},
-		{o: &op{kind: opCAS, it: Item{Key: "n", Value: []byte("c"), CAS: 1}}, want: ErrCASMismatch}, // 1 is first's
-		{o: &op{kind: opDelete, it: Item{Key: "n"}}},
-		{o: &op{kind: opDelete, it: Item{Key: "n"}}, want: ErrNotFound},
-		{o: &op{kind: opReplace, it: Item{Key: "n", Value: []byte("r")}}, want: ErrNotStored},
-		{o: &op{kind: opSet, it: Item{Key: "n", Value: []byte("last")}}},
+		{o: &op{kind: OpAdd, it: Item{Key: "n", Value: []byte("1")}}},
+		{o: &op{kind: OpAdd, it: Item{Key: "n", Value: []byte("2")}}, want: ErrNotStored},
+		{o: &op{kind: OpIncr, it: Item{Key: "n"}, delta: 9}, num: 10},
+		{o: &op{kind: OpAppend, it: Item{Key: "n", Value: []byte("0000000")}}, want: ErrTooLarge},
+		{o: &op{kind: OpAppend, it: Item{Key: "n", Value: []byte("0")}}},
+		{o: &op{kind: OpDecr, it: Item{Key: "n"}, delta: 1}, num: 99},
+		{o: &op{kind: OpCAS, it: Item{Key: "n", Value: []byte("c"), CAS: 1}}, want: ErrCASMismatch}, // 1 is first's
+		{o: &op{kind: OpDelete, it: Item{Key: "n"}}},
+		{o: &op{kind: OpDelete, it: Item{Key: "n"}}, want: ErrNotFound},
+		{o: &op{kind: OpReplace, it: Item{Key: "n", Value: []byte("r")}}, want: ErrNotStored},
+		{o: &op{kind: OpSet, it: Item{Key: "n", Value: []byte("last")}}},
 	}
 	for _, st := range steps {
 		queueOp(s, st.o)
