@@ -3,10 +3,12 @@
 //
 //	memcached-lite server [-p 11211] [-l 127.0.0.1] [--data memcached-lite.db] ...
 //	memcached-lite client [-s 127.0.0.1:11211] [command ...]
+//	memcached-lite bench [-s 127.0.0.1:11211] ... | bench suite
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,9 +21,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newApp().RunContext(ctx, os.Args); err != nil {
-		fmt.Fprintln(os.Stderr, "memcached-lite:", err)
+		code := 1
+		var ec cli.ExitCoder // a subcommand's own exit status, e.g. the client's
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "memcached-lite:", msg)
+		}
 		stop()
-		os.Exit(1)
+		os.Exit(code)
 	}
 }
 
@@ -32,5 +41,7 @@ func newApp() *cli.App {
 		HideVersion:          true,
 		EnableBashCompletion: true,
 		Commands:             commands(),
+		// main alone exits: urfave/cli would call os.Exit for an ExitCoder.
+		ExitErrHandler: func(*cli.Context, error) {},
 	}
 }

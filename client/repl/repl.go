@@ -1,0 +1,306 @@
+// Package repl is the shell behind "memcached-lite client": it reads commands,
+// one a line, sends them to memcached servers through package client and
+// prints the replies, for people learning how a networked key-value store
+// works and for scripts.
+//
+// A line is either a friendly command ("set greeting hello ttl=60", "get
+// greeting") whose reply is explained, or the memcached text protocol itself
+// ("set greeting 0 60 5", or anything after "raw "), which is sent as typed and
+// whose reply is printed as received. "help raw" tells how the two are told
+// apart, and "trace on" shows every byte on the wire.
+//
+// On a terminal the REPL edits lines with github.com/peterh/liner, keeps a
+// history file and completes command names and keys. Elsewhere it prints no
+// prompt and no colours, writes each command's reply to Out and errors to
+// Err, and its exit status tells whether any command failed.
+//
+// A command fails when the server did not do what it asked: NOT_STORED,
+// EXISTS, NOT_FOUND (from delete, incr, decr, touch and cas, or ending a raw
+// reply), an ERROR, CLIENT_ERROR or SERVER_ERROR reply, a connection or I/O
+// failure, or a line the REPL cannot read. A get that finds nothing has
+// done its work: it does not fail. Outcomes the server replies (NOT_STORED
+// ...) are printed on Out, with a short explanation; errors on Err.
+package repl
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/memcached-lite/memcached-lite/client"
+)
+
+// DefaultServer is the server a REPL talks to when Config.Servers is empty:
+// memcached's usual address.
+const DefaultServer = "127.0.0.1:11211"
+
+// maxLine bounds one input line: a 1 MiB value written with \xHH escapes,
+// and some room.
+const maxLine = 4<<20 + 4096
+
+// Config configures a REPL. Each zero field takes the default in its comment.
+type Config struct {
+	// Servers are the addresses ("host:port", or a Unix socket path) to
+	// spread keys over with ketama; nil means DefaultServer.
+	Servers []string
+
+	In  io.Reader // commands, one a line; nil means none (RunArgs only)
+	Out io.Writer // replies, prompts, help and trace; nil discards them
+	Err io.Writer // error messages; nil means Out
+
+	// Interactive prints a banner and prompts, explains errors at more
+	// length, and makes Run return 0 whatever failed. When In is os.Stdin
+	// and both it and os.Stdout are terminals, lines are read with line
+	// editing, history and tab completion (the line editor writes to
+	// os.Stdout itself).
+	Interactive bool
+
+	// HistoryPath is the history file of an interactive terminal session,
+	// created with mode 0600 (its directory 0700); "" keeps no history.
+	HistoryPath string
+
+	Color   bool          // colour replies with ANSI escapes
+	Trace   bool          // start with "trace on"
+	Timeout time.Duration // bound on one request; 0 means 2s
+}
+
+// REPL is one shell session with its own client connections. It is not safe
+// for concurrent use: run one Run or RunArgs at a time.
+type REPL struct {
+	cfg    Config
+	c      *client.Client
+	cmds   map[string]*command
+	names  []string        // command names, for help and completion
+	keys   map[string]bool // keys set or got in this session, for completion
+	in     lineReader      // set by Run and RunArgs
+	stdin  *bufio.Scanner  // Config.In read as lines, made once
+	trace  atomic.Bool
+	quiet  atomic.Bool // a raw command without a reply is in flight: hide the barrier
+	failed int         // commands that failed since the last Run or RunArgs
+
+	mu sync.Mutex // serialises writes: trace output can come from several goroutines
+}
+
+// New returns a REPL for cfg. It fails if a server address is malformed; it
+// opens no connection (each command connects as needed, and reconnects after
+// a server restart).
+func New(cfg Config) (*REPL, error) {
+	if len(cfg.Servers) == 0 {
+		cfg.Servers = []string{DefaultServer}
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Err == nil {
+		cfg.Err = cfg.Out
+	}
+	r := &REPL{cfg: cfg, keys: make(map[string]bool)}
+	r.trace.Store(cfg.Trace)
+	servers := make([]client.Server, len(cfg.Servers))
+	for i, a := range cfg.Servers {
+		servers[i] = client.Server{Addr: a}
+	}
+	c, err := client.NewWithOptions(client.Options{Timeout: cfg.Timeout, Trace: r.traceWire}, servers...)
+	if err != nil {
+		return nil, err
+	}
+	r.c = c
+	r.cmds, r.names = commandTable()
+	return r, nil
+}
+
+// Close closes the REPL's idle connections.
+func (r *REPL) Close() error { return r.c.Close() }
+
+// IsTerminal reports whether in is a terminal: an *os.File on a tty.
+func IsTerminal(in io.Reader) bool {
+	f, ok := in.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Run reads commands from Config.In until its end or "quit" and runs them.
+// It returns the exit status: 0 if every command succeeded (a get that finds
+// nothing succeeds), else 1; always 0 in an interactive session.
+func (r *REPL) Run() int {
+	r.failed = 0
+	if r.cfg.Interactive && r.cfg.In == io.Reader(os.Stdin) && IsTerminal(os.Stdin) &&
+		term.IsTerminal(int(os.Stdout.Fd())) {
+		t := r.newTerminal()
+		defer t.close()
+		r.in = t
+	}
+	if r.in == nil {
+		r.in = r.lines()
+	}
+	defer func() { r.in = nil }()
+	if r.cfg.Interactive {
+		r.banner()
+	}
+	for {
+		line, err := r.in.readLine(r.prompt(), true)
+		if errors.Is(err, errAborted) {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			if r.cfg.Interactive {
+				r.print("\n") // Ctrl-D leaves the cursor after the prompt
+			}
+			break
+		}
+		if err != nil {
+			r.report(fmt.Errorf("reading commands: %w", err))
+			break
+		}
+		if r.execLine(line) {
+			break
+		}
+	}
+	if r.cfg.Interactive || r.failed == 0 {
+		return 0
+	}
+	return 1
+}
+
+// RunArgs runs one command given as words, as a shell passes them: no
+// quoting or escapes are interpreted. A raw storage command reads its data
+// line from Config.In. It returns 0 if the command succeeded, else 1.
+func (r *REPL) RunArgs(args []string) int {
+	r.failed = 0
+	r.in = r.lines()
+	defer func() { r.in = nil }()
+	switch {
+	case len(args) == 0:
+	case isRawLine(args):
+		r.run(r.raw(strings.Join(args, " ")))
+	default:
+		r.execWords(args)
+	}
+	if r.failed == 0 {
+		return 0
+	}
+	return 1
+}
+
+// execLine runs one input line and reports whether the session should end.
+func (r *REPL) execLine(line string) (quit bool) {
+	line = strings.TrimSpace(line)
+	if line == "" || line[0] == '#' {
+		return false
+	}
+	if isRawLine(strings.Fields(line)) {
+		r.run(r.raw(line))
+		return false
+	}
+	words, err := splitWords(line)
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	return r.execWords(words)
+}
+
+// execWords runs a friendly command and reports whether the session should
+// end.
+func (r *REPL) execWords(words []string) (quit bool) {
+	name := strings.ToLower(words[0])
+	if (name == "quit" || name == "exit") && len(words) == 1 {
+		return true
+	}
+	cmd := r.cmds[name]
+	if cmd == nil {
+		r.fail(fmt.Errorf("unknown command %q: \"help\" lists the commands; \"raw %s\" sends a line to the server as is", words[0], words[0]))
+		return false
+	}
+	r.run(cmd.run(r, cmd, words[1:]))
+	return false
+}
+
+// run counts and reports the outcome of one command.
+func (r *REPL) run(err error) {
+	if err != nil {
+		r.fail(err)
+	}
+}
+
+func (r *REPL) fail(err error) {
+	r.failed++
+	r.report(err)
+}
+
+func (r *REPL) prompt() string {
+	if !r.cfg.Interactive {
+		return ""
+	}
+	if len(r.cfg.Servers) == 1 {
+		return "memcached-lite " + r.cfg.Servers[0] + "> "
+	}
+	return fmt.Sprintf("memcached-lite [%d servers]> ", len(r.cfg.Servers))
+}
+
+func (r *REPL) banner() {
+	r.printf("memcached-lite client for %s\n", strings.Join(r.cfg.Servers, ", "))
+	r.print(r.paint(dim, `Type "help" for the commands, "help set" for one of them; Ctrl-D or "quit" leaves.`) + "\n")
+}
+
+// print writes s to Out.
+func (r *REPL) print(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = io.WriteString(r.cfg.Out, s) // nowhere to report a failed write to the user's terminal
+}
+
+func (r *REPL) printf(format string, args ...any) { r.print(fmt.Sprintf(format, args...)) }
+
+// printErr writes one error line to Err.
+func (r *REPL) printErr(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = io.WriteString(r.cfg.Err, r.paint(red, s)+"\n") // as print
+}
+
+// report prints why a command failed on Err: the server's error reply as
+// the server put it, or what went wrong before or instead of a reply.
+func (r *REPL) report(err error) {
+	if errors.Is(err, errReported) {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			r.report(e)
+		}
+		return
+	}
+	var (
+		connErr   *client.ConnectError
+		clientErr *client.ClientError
+		serverErr *client.ServerError
+	)
+	switch {
+	case errors.As(err, &clientErr):
+		r.printErr("CLIENT_ERROR " + clientErr.Msg)
+	case errors.As(err, &serverErr):
+		r.printErr("SERVER_ERROR " + serverErr.Msg)
+	case errors.Is(err, client.ErrUnknownCommand):
+		r.printErr("ERROR (the server does not know this command)")
+	case errors.Is(err, client.ErrMalformedKey):
+		r.printErr("bad key: a key is 1 to 250 bytes, with no spaces or control characters")
+	case errors.As(err, &connErr):
+		r.printErr(err.Error())
+		if r.cfg.Interactive {
+			r.print(r.paint(dim, "(is a server running there? \"memcached-lite server\" starts one; the next command tries again)") + "\n")
+		}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		r.printErr(err.Error())
+		r.printErr("(the server closed the connection without a reply: it may have stopped, or it is twemproxy, which does that for commands it does not forward, such as stats and flush_all)")
+	default:
+		r.printErr(err.Error())
+	}
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// replRun runs "memcached-lite client args..." with stdin from a pipe, so
+// in script mode, and returns its stdout, stderr and exit status.
+func replRun(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, serverBin, append([]string{"client"}, args...)...)
+	cmd.Env = testEnv()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("client %q did not exit within 20s\nstdout:\n%s\nstderr:\n%s", args, &out, &errOut)
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("client %q: %v", args, err)
+	}
+	if strings.Contains(errOut.String(), "WARNING: DATA RACE") {
+		t.Errorf("data race in the client:\n%s", &errOut)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// replExpect runs the client and checks its stdout and status, and that it
+// wrote nothing on stderr.
+func replExpect(t *testing.T, wantOut string, wantCode int, stdin string, args ...string) {
+	t.Helper()
+	out, errOut, code := replRun(t, stdin, args...)
+	if out != wantOut || errOut != "" || code != wantCode {
+		t.Fatalf("client %q with stdin %q:\n got stdout %q, stderr %q, status %d\nwant stdout %q, no stderr, status %d",
+			args, stdin, out, errOut, code, wantOut, wantCode)
+	}
+}
+
+// TestREPLRestartScenario is the two-terminal walk-through as a test: in
+// one terminal the server runs on a data file; in the other the REPL sets
+// three values, one with ttl=2. The server is stopped with SIGTERM and
+// started again on the same file; the REPL gets the two lasting values
+// back, and the third once its time has passed is gone.
+func TestREPLRestartScenario(t *testing.T) {
+	data := newDataFile(t)
+	srv := startBinary(t, data)
+	setAt := time.Now()
+	replExpect(t, "STORED\nSTORED\nSTORED\ncity: Lisbon\nmotto: less is more\notp: 123456\n", 0,
+		"set city Lisbon\nset motto \"less is more\"\nset otp 123456 ttl=2\nget city motto otp\n", "-s", srv.addr)
+
+	if code := srv.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("server exited with status %d after SIGTERM, want 0", code)
+	}
+	srv = startBinary(t, data)
+	replExpect(t, "city: Lisbon\nmotto: less is more\n", 0, "get city motto\n", "-s", srv.addr)
+
+	// otp expires about 2 seconds after it was set: ask every 100 ms, for
+	// up to 5 seconds, until it is gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, errOut, code := replRun(t, "", "-s", srv.addr, "get", "otp")
+		if out == "(not found)\n" && errOut == "" && code == 0 {
+			break
+		}
+		if out != "123456\n" || errOut != "" || code != 0 {
+			t.Fatalf("get otp: stdout %q, stderr %q, status %d; want 123456 or (not found)", out, errOut, code)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("otp (ttl=2) still there %v after it was set", time.Since(setAt).Round(time.Millisecond))
+		}
+		timer := time.NewTimer(100 * time.Millisecond)
+		<-timer.C
+	}
+	if d := time.Since(setAt); d < time.Second {
+		t.Errorf("otp (ttl=2) gone after only %v", d)
+	}
+	replExpect(t, "city: Lisbon\nmotto: less is more\notp: (not found)\n", 0, "get city motto otp\n", "-s", srv.addr)
+}
+
+// TestREPLClientSubcommand checks the subcommand's flags and exit status.
+func TestREPLClientSubcommand(t *testing.T) {
+	srv := startBinary(t, newDataFile(t))
+	replExpect(t, "STORED\n", 0, "", "-s", srv.addr, "set", "k", "v")
+	replExpect(t, "v\n", 0, "", "--server", srv.addr, "get", "k")
+	replExpect(t, "v\n", 0, "", "-s", srv.addr, "--timeout", "1s", "get", "k")
+	replExpect(t, "NOT_STORED (add stores only new keys, and \"k\" already exists)\n", 1, "", "-s", srv.addr, "add", "k", "v")
+	replExpect(t, "(not found)\n", 0, "get nothing\n", "-s", srv.addr)
+
+	// The default server is memcached's address (servers sends nothing);
+	// -s may be repeated, or come from the environment.
+	replExpect(t, "127.0.0.1:11211\n", 0, "", "servers")
+	replExpect(t, srv.addr+"\n127.0.0.1:1\n", 0, "", "-s", srv.addr, "-s", "127.0.0.1:1", "servers")
+	cmd := exec.Command(serverBin, "client", "get", "k")
+	cmd.Env = append(testEnv(), "MEMCACHED_LITE_SERVERS="+srv.addr)
+	got, err := cmd.Output()
+	if err != nil || string(got) != "v\n" {
+		t.Errorf("MEMCACHED_LITE_SERVERS=%s client get k: %q, %v; want \"v\\n\"", srv.addr, got, err)
+	}
+}
