@@ -28,7 +28,12 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(MAKE) --no-print-directory build bench-go
+	./$(BIN) bench suite --results results
+
+.PHONY: bench-go
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./server ./storage
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./storage

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// coldTitles are the titles of the groups measured with --cold-keys keys.
+type coldTitles struct {
+	load, cold, get, rssLoad, rssGet, startup string
+}
+
+func newColdTitles(keys int) coldTitles {
+	n := shortCount(keys)
+	return coldTitles{
+		load:    "load " + n + " x 100 B, 64 conns, pipeline 64",
+		cold:    "GET cold after restart, " + n + " keys, -m 64, 64 conns",
+		get:     "GET, " + n + " keys all in memory (reference), 64 conns",
+		rssLoad: "anon RSS after loading " + n + " x 100 B",
+		rssGet:  "anon RSS after restart + a GET pass",
+		startup: "start to first reply, " + n + " items",
+	}
+}
+
+// shortCount formats n as 1M, 10k or 1234.
+func shortCount(n int) string {
+	switch {
+	case n >= 1e6 && n%1e6 == 0:
+		return strconv.Itoa(n/1e6) + "M"
+	case n >= 1e3 && n%1e3 == 0:
+		return strconv.Itoa(n/1e3) + "k"
+	}
+	return strconv.Itoa(n)
+}
+
+// runCold writes --cold-keys keys into memcached-lite (sync none: the load
+// is not what is measured), stops it, and then, --repeat times, starts it
+// with --sync always -m 64 and reads random keys: most reads miss the cache
+// and go to the file. It records start to first reply and anonymous RSS,
+// and, for reference, memcached's load rate, RSS and GET rate with the same
+// keys.
+func (s *suite) runCold(ctx context.Context) {
+	if !s.cfg.runs("cold") || ctx.Err() != nil {
+		return
+	}
+	keys := s.cfg.coldKeys
+	t := newColdTitles(keys)
+	load := func(addr string) (benchResult, error) {
+		// Pipelined: the load is not what is measured. (256 connections
+		// made memcached-lite's load four times slower than 64.)
+		return runBench(ctx, benchConfig{addr: addr, conns: 64, keys: keys, keyPrefix: "c:", valueSize: 100,
+			getWeight: 1, pipeline: 1, load: true, loadOnly: true, errOut: s.cfg.log, progress: s.cfg.progress})
+	}
+	getPass := func(addr string) benchConfig {
+		return benchConfig{addr: addr, conns: 64, keys: keys, keyPrefix: "c:", valueSize: 100,
+			getWeight: 1, pipeline: 1, duration: s.cfg.duration}
+	}
+	liteNone, liteAlways := srvLiteNone+" -m 64", srvLiteAlways+" -m 64"
+	if s.cfg.uses("ml-always") {
+		s.coldLite(ctx, t, load, getPass, liteNone, liteAlways)
+	}
+	if !s.cfg.uses("memcached") || ctx.Err() != nil {
+		return
+	}
+	if s.tools.memcached == "" {
+		s.skip(groupLoad, t.load, srvMemcached, "bench", "memcached not installed")
+		return
+	}
+	p, err := s.startMemcached(ctx, "memcached-1m")
+	if err != nil {
+		s.fail(groupLoad, t.load, srvMemcached, "bench", err)
+		return
+	}
+	defer s.stop(p)
+	res, err := load(p.addr)
+	if err != nil {
+		s.fail(groupLoad, t.load, srvMemcached, "bench", err)
+		return
+	}
+	s.rows = append(s.rows, suiteLoadRow(t.load, srvMemcached, res))
+	s.rssRow(groupRSSLoad, t.rssLoad, srvMemcached+" -m 1024", p.pid())
+	s.runBenchRows(ctx, groupGet1M, t.get, srvMemcached, func(int) benchConfig { return getPass(p.addr) })
+	s.rssRow(groupRSSGet, t.rssGet, srvMemcached+" -m 1024 (no restart)", p.pid())
+}
+
+func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (benchResult, error), getPass func(string) benchConfig, liteNone, liteAlways string) {
+	data := filepath.Join(s.tmp, "cold.db")
+	p, err := startSuiteLite(ctx, liteNone, s.cfg.bin, s.logPath("ml-cold-load"), "--data", data, "--sync", "none", "-m", "64")
+	if err != nil {
+		s.fail(groupLoad, t.load, srvLiteNone, "bench", err)
+		return
+	}
+	res, err := load(p.addr)
+	if err != nil {
+		s.stop(p)
+		s.fail(groupLoad, t.load, srvLiteNone, "bench", err)
+		return
+	}
+	s.rows = append(s.rows, suiteLoadRow(t.load, srvLiteNone, res))
+	s.rssRow(groupRSSLoad, t.rssLoad, liteNone, p.pid())
+	stopStart := time.Now()
+	s.stop(p)
+	s.logf("%s stopped in %v after the load", liteNone, time.Since(stopStart).Round(time.Millisecond))
+
+	var results []benchResult
+	var runs, startup, rss []float64
+	for rep := range s.cfg.repeat {
+		if ctx.Err() != nil {
+			return
+		}
+		p, err := startSuiteLite(ctx, liteAlways, s.cfg.bin, s.logPath("ml-cold-"+strconv.Itoa(rep+1)), "--data", data, "--sync", "always", "-m", "64")
+		if err != nil {
+			s.fail(groupColdGet, t.cold, srvLiteAlways, "bench", err)
+			return
+		}
+		startup = append(startup, float64(p.ready)/float64(time.Millisecond))
+		res, err := runBench(ctx, getPass(p.addr))
+		var after int64
+		if err == nil {
+			after, err = procRSSAnon(p.pid())
+		}
+		s.stop(p)
+		if err != nil {
+			s.fail(groupColdGet, t.cold, srvLiteAlways, "bench", err)
+			return
+		}
+		s.logf("%s / %s: run %d/%d: first reply %v after start, %.0f ops/s, hits %.1f%%, errors %d, RssAnon %.1f MiB",
+			t.cold, liteAlways, rep+1, s.cfg.repeat, p.ready.Round(time.Millisecond), res.OpsPerSec, 100*res.HitRatio, res.Errors, toMiB(after))
+		results, runs, rss = append(results, res), append(runs, res.OpsPerSec), append(rss, toMiB(after))
+	}
+	s.rows = append(s.rows, suiteBenchRow(groupColdGet, t.cold, srvLiteAlways, results, runs))
+	m, _ := medianRun(rss)
+	s.rows = append(s.rows, suiteRow{Group: groupRSSGet, Workload: t.rssGet, Server: liteAlways, Tool: "proc", Unit: "MiB", Value: m, Runs: rss})
+	m, _ = medianRun(startup)
+	s.rows = append(s.rows, suiteRow{Group: groupStartup, Workload: t.startup, Server: liteAlways, Tool: "proc", Unit: "ms", Value: m, Runs: startup})
+}
+
+func suiteLoadRow(title, server string, res benchResult) suiteRow {
+	rate := float64(res.Loaded) / res.LoadSeconds
+	return suiteRow{Group: groupLoad, Workload: title, Server: server, Tool: "bench", Unit: "sets/s",
+		Value: rate, Runs: []float64{rate}, Errors: res.Errors}
+}
+
+// rssRow adds a row with pid's anonymous RSS now.
+func (s *suite) rssRow(group, title, server string, pid int) {
+	b, err := procRSSAnon(pid)
+	if err != nil {
+		s.fail(group, title, server, "proc", err)
+		return
+	}
+	s.logf("%s / %s: %.1f MiB", title, server, toMiB(b))
+	s.rows = append(s.rows, suiteRow{Group: group, Workload: title, Server: server, Tool: "proc", Unit: "MiB", Value: toMiB(b), Runs: []float64{toMiB(b)}})
+}
+
+func toMiB(b int64) float64 { return float64(b) / (1 << 20) }

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// suiteTools are the other programs the suite runs, by path; "" if absent.
+type suiteTools struct {
+	memcached      string
+	memaslap       string // libmemcached-tools calls it memcaslap on Debian
+	redisServer    string
+	redisBenchmark string
+}
+
+// findSuiteTools looks the tools up on PATH. If some are missing and install
+// is set and we are root with apt-get, it installs their packages first.
+func findSuiteTools(ctx context.Context, install bool, log io.Writer) suiteTools {
+	look := func(names ...string) string {
+		for _, n := range names {
+			if p, err := exec.LookPath(n); err == nil {
+				return p
+			}
+		}
+		return ""
+	}
+	find := func() suiteTools {
+		return suiteTools{
+			memcached:      look("memcached"),
+			memaslap:       look("memcaslap", "memaslap"),
+			redisServer:    look("redis-server"),
+			redisBenchmark: look("redis-benchmark"),
+		}
+	}
+	t := find()
+	var pkgs []string
+	if t.memcached == "" {
+		pkgs = append(pkgs, "memcached")
+	}
+	if t.memaslap == "" {
+		pkgs = append(pkgs, "libmemcached-tools")
+	}
+	if t.redisServer == "" || t.redisBenchmark == "" {
+		pkgs = append(pkgs, "redis-server", "redis-tools")
+	}
+	if len(pkgs) == 0 || !install {
+		return t
+	}
+	apt, err := exec.LookPath("apt-get")
+	if err != nil || os.Geteuid() != 0 {
+		fmt.Fprintf(log, "suite: %s missing and not installable here (needs root and apt-get); their rows are skipped\n", strings.Join(pkgs, ", "))
+		return t
+	}
+	fmt.Fprintf(log, "suite: installing %s with apt-get\n", strings.Join(pkgs, " "))
+	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq"}, pkgs...)} {
+		cmd := exec.CommandContext(ctx, apt, args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(log, "suite: apt-get %s: %v\n", args[0], err)
+			break
+		}
+	}
+	return find()
+}
+
+// suiteToolVersion returns the first line a program prints for its version flag.
+func suiteToolVersion(ctx context.Context, bin string, arg string) string {
+	if bin == "" {
+		return "not installed"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, arg).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "unknown (" + err.Error() + ")"
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
+
+// runSuiteTool runs a load tool for at most limit and returns its output.
+func runSuiteTool(ctx context.Context, limit time.Duration, bin string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = suiteDieWithParent()
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, suiteTail(out.String(), 10))
+	}
+	return out.Bytes(), nil
+}
+
+func suiteTail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// redisBenchResult is one test's row of redis-benchmark --csv; latencies
+// are in microseconds (redis-benchmark prints no p99.9).
+type redisBenchResult struct {
+	OpsPerSec float64
+	P50US     float64
+	P99US     float64
+}
+
+// parseRedisCSV reads redis-benchmark --csv output and returns the row of
+// test (SET, GET). Its header is
+// "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms".
+func parseRedisCSV(out []byte, test string) (redisBenchResult, error) {
+	var r redisBenchResult
+	rd := csv.NewReader(bytes.NewReader(out))
+	rd.FieldsPerRecord = -1
+	recs, err := rd.ReadAll()
+	if err != nil {
+		return r, fmt.Errorf("redis-benchmark csv: %w", err)
+	}
+	if len(recs) < 2 {
+		return r, fmt.Errorf("redis-benchmark csv: no rows in %q", out)
+	}
+	col := map[string]int{}
+	for i, name := range recs[0] {
+		col[name] = i
+	}
+	field := func(rec []string, name string) (float64, error) {
+		i, ok := col[name]
+		if !ok || i >= len(rec) {
+			return 0, fmt.Errorf("redis-benchmark csv: no %s column", name)
+		}
+		return strconv.ParseFloat(rec[i], 64)
+	}
+	for _, rec := range recs[1:] {
+		if len(rec) == 0 || rec[0] != test {
+			continue
+		}
+		var errs [3]error
+		r.OpsPerSec, errs[0] = field(rec, "rps")
+		p50, e1 := field(rec, "p50_latency_ms")
+		p99, e2 := field(rec, "p99_latency_ms")
+		errs[1], errs[2] = e1, e2
+		r.P50US, r.P99US = p50*1000, p99*1000
+		return r, errors.Join(errs[:]...)
+	}
+	return r, fmt.Errorf("redis-benchmark csv: no %s row in %q", test, out)
+}
+
+// redisBench runs redis-benchmark for one test at conns connections, n
+// requests of size-byte values over keys random keys.
+func redisBench(ctx context.Context, bin, addr, test string, conns, size, keys, n int) (redisBenchResult, error) {
+	host, port, _ := strings.Cut(addr, ":")
+	out, err := runSuiteTool(ctx, 5*time.Minute, bin, "-h", host, "-p", port, "-c", strconv.Itoa(conns),
+		"-d", strconv.Itoa(size), "-r", strconv.Itoa(keys), "-n", strconv.Itoa(n),
+		"-t", strings.ToLower(test), "--csv")
+	if err != nil {
+		return redisBenchResult{}, err
+	}
+	return parseRedisCSV(out, test)
+}
+
+// memaslapConfig is memaslap's -F file for a 90/10 get/set mix of 100-byte
+// values (cmd 0 is set, 1 is get).
+const memaslapConfig = "key\n16 16 1\nvalue\n100 100 1\ncmd\n0 0.1\n1 0.9\n"
+
+// memaslapResult is what the suite takes from memaslap's report.
+type memaslapResult struct {
+	OpsPerSec float64
+	GetMisses int64
+}
+
+// parseMemaslap reads memaslap's closing report:
+// "cmd_get: ...", "get_misses: N" and "Run time: 5.0s Ops: 1234 TPS: 246 Net_rate: ...".
+func parseMemaslap(out []byte) (memaslapResult, error) {
+	var r memaslapResult
+	found := false
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		if v, ok := strings.CutPrefix(line, "get_misses:"); ok {
+			r.GetMisses, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64) // only a note
+		}
+		for i := 0; i+1 < len(fields); i++ {
+			if fields[0] == "Run" && fields[i] == "TPS:" {
+				tps, err := strconv.ParseFloat(fields[i+1], 64)
+				if err != nil {
+					return r, fmt.Errorf("memaslap TPS %q: %w", fields[i+1], err)
+				}
+				r.OpsPerSec, found = tps, true
+			}
+		}
+	}
+	if !found {
+		return r, fmt.Errorf("memaslap: no TPS in its output:\n%s", suiteTail(string(out), 10))
+	}
+	return r, nil
+}
+
+// memaslap runs the 90/10 mix for d (whole seconds) at conns concurrency
+// over threads threads; cfgPath holds memaslapConfig. memaslap picks its own
+// keys (each set a new one, each get one it set) with its default window.
+func memaslap(ctx context.Context, bin, addr, cfgPath string, conns, threads int, d time.Duration) (memaslapResult, error) {
+	out, err := runSuiteTool(ctx, d+time.Minute, bin, "-s", addr, "-F", cfgPath, "-T", strconv.Itoa(threads),
+		"-c", strconv.Itoa(conns), "-t", strconv.Itoa(max(int(d.Seconds()), 1))+"s")
+	if err != nil {
+		return memaslapResult{}, err
+	}
+	return parseMemaslap(out)
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Time limits for the servers the suite starts.
+const (
+	suiteStartTimeout = 60 * time.Second // to answer the first request
+	suiteStopTimeout  = 60 * time.Second // from SIGTERM to exit (memcached-lite commits first)
+)
+
+var errSuiteExited = errors.New("exited before it answered")
+
+// A suiteProc is a server process the suite started. stop must be called once.
+type suiteProc struct {
+	name    string
+	cmd     *exec.Cmd
+	addr    string
+	started time.Time     // just before exec
+	ready   time.Duration // from start to the first reply
+	logPath string
+	exited  chan struct{} // closed when Wait returns
+	waitErr error         // valid once exited is closed
+}
+
+// startSuiteProc starts bin with args, its output going to logPath (and through
+// watch, if not nil). It does not wait for the server to be ready.
+func startSuiteProc(name, bin string, args []string, logPath string, watch *liteReadyWatcher) (*suiteProc, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	if watch != nil {
+		watch.out = logf
+		cmd.Stderr = watch
+	}
+	cmd.SysProcAttr = suiteDieWithParent()
+	p := &suiteProc{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("start %s: %w", bin, err), logf.Close())
+	}
+	go func() { // owned by stop, which waits for exited
+		p.waitErr = cmd.Wait()
+		_ = logf.Close() // the log is only read after this, for messages
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// pid returns the server's process id.
+func (p *suiteProc) pid() int { return p.cmd.Process.Pid }
+
+// stop sends SIGTERM and waits for the process to exit, killing it after
+// suiteStopTimeout. It returns how the process ended if not by that SIGTERM
+// cleanly, or if it had exited before.
+func (p *suiteProc) stop() error {
+	select {
+	case <-p.exited:
+		return fmt.Errorf("%s exited by itself: %v", p.name, p.waitErr)
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM) // it may be exiting already; Wait tells
+	t := time.NewTimer(suiteStopTimeout)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+	case <-t.C:
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed", p.name, suiteStopTimeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(p.waitErr, &ee) && !ee.Exited() {
+		return nil // ended by the signal (memcached, redis): that is a clean stop
+	}
+	if p.waitErr != nil {
+		return fmt.Errorf("%s stopped with %v", p.name, p.waitErr)
+	}
+	return nil
+}
+
+// logTail returns the last lines of the server's output, for an error.
+func (p *suiteProc) logTail() string {
+	b, _ := os.ReadFile(p.logPath) // best effort: only decorates an error
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(lines[max(len(lines)-10, 0):], "\n")
+}
+
+// procRSSAnon returns the process's resident anonymous memory in bytes
+// (RssAnon in /proc/PID/status; Linux only).
+func procRSSAnon(pid int) (int64, error) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("RssAnon %q: %w", v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no RssAnon in /proc/PID/status")
+}
+
+// A liteReadyWatcher copies a memcached-lite server's log to out and watches
+// for its "listening" line, whose addr= field it sends on addr, once.
+type liteReadyWatcher struct {
+	out  io.Writer
+	addr chan string
+	mu   sync.Mutex
+	line []byte
+	sent bool
+}
+
+func newLiteReadyWatcher() *liteReadyWatcher { return &liteReadyWatcher{addr: make(chan string, 1)} }
+
+func (w *liteReadyWatcher) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.sent {
+		w.line = append(w.line, b...)
+		for {
+			i := bytes.IndexByte(w.line, '\n')
+			if i < 0 {
+				break
+			}
+			if addr, ok := liteListeningAddr(string(w.line[:i])); ok {
+				w.addr <- addr
+				w.sent, w.line = true, nil
+				break
+			}
+			w.line = w.line[i+1:]
+		}
+	}
+	return w.out.Write(b)
+}
+
+// liteListeningAddr returns the addr= field of memcached-lite's ready line.
+func liteListeningAddr(line string) (string, bool) {
+	if !strings.Contains(line, `msg="memcached-lite listening"`) {
+		return "", false
+	}
+	for f := range strings.FieldsSeq(line) {
+		if v, ok := strings.CutPrefix(f, "addr="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// startSuiteLite starts bin (memcached-lite) with server flags on a free port
+// and waits for its first reply to version.
+func startSuiteLite(ctx context.Context, name, bin, logPath string, serverArgs ...string) (*suiteProc, error) {
+	watch := newLiteReadyWatcher()
+	args := append([]string{"server", "-p", "0", "-l", "127.0.0.1"}, serverArgs...)
+	p, err := startSuiteProc(name, bin, args, logPath, watch)
+	if err != nil {
+		return nil, err
+	}
+	t := time.NewTimer(suiteStartTimeout)
+	defer t.Stop()
+	select {
+	case p.addr = <-watch.addr:
+	case <-p.exited:
+		err = errSuiteExited
+	case <-t.C:
+		err = fmt.Errorf("no listening line within %v", suiteStartTimeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = waitSuiteVersion(ctx, p)
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("start %s: %w\n%s", name, err, p.logTail()), p.stop())
+	}
+	return p, nil
+}
+
+// startSuiteDaemon starts bin with args(port) on a free loopback port and waits
+// until it answers ping (for example "version\r\n"). If it exits first
+// (another process may have taken the port) it tries another port.
+func startSuiteDaemon(ctx context.Context, name, bin, logPath string, args func(port string) []string, ping, pong string) (*suiteProc, error) {
+	for attempt := 1; ; attempt++ {
+		port, err := suiteFreePort()
+		if err != nil {
+			return nil, err
+		}
+		p, err := startSuiteProc(name, bin, args(port), logPath, nil)
+		if err != nil {
+			return nil, err
+		}
+		p.addr = net.JoinHostPort("127.0.0.1", port)
+		err = waitSuiteReply(ctx, p, ping, pong)
+		if err == nil {
+			return p, nil
+		}
+		tail := p.logTail()
+		stopErr := p.stop()
+		if !errors.Is(err, errSuiteExited) || attempt == 3 {
+			return nil, errors.Join(fmt.Errorf("start %s: %w\n%s", name, err, tail), stopErr)
+		}
+	}
+}
+
+// suiteFreePort returns a loopback TCP port that was free a moment ago.
+func suiteFreePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port, ln.Close()
+}
+
+func waitSuiteVersion(ctx context.Context, p *suiteProc) error {
+	return waitSuiteReply(ctx, p, "version\r\n", "VERSION ")
+}
+
+// waitSuiteReply sends ping to p until a reply starts with pong, and sets
+// p.ready. The pause between tries grows from 1ms to 50ms.
+func waitSuiteReply(ctx context.Context, p *suiteProc, ping, pong string) error {
+	deadline := p.started.Add(suiteStartTimeout)
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		err := suiteAsk(p.addr, ping, pong)
+		if err == nil {
+			p.ready = time.Since(p.started)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: no reply within %v: %w", p.addr, suiteStartTimeout, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-p.exited:
+			t.Stop()
+			return fmt.Errorf("%w (%v)", errSuiteExited, p.waitErr)
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// suiteAsk sends ping on a new connection and checks the reply line.
+func suiteAsk(addr, ping, pong string) error {
+	nc, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := nc.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(nc, ping); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(nc).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, pong) {
+		return fmt.Errorf("%q answered %q", ping, line)
+	}
+	return nil
+}
