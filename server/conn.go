@@ -22,6 +22,7 @@ type conn struct {
 	cmd     command
 	scratch []byte
 	pending []pendingWrite // writes queued with the store, replies not yet written
+	stats   counters       // this connection's figures; stats sums them over all
 	stopped atomic.Bool
 	closing bool // quit, a framing error or shutdown: stop after this command
 }
@@ -43,10 +44,11 @@ type flushingReader struct{ c *conn }
 func (r flushingReader) Read(b []byte) (int, error) {
 	c := r.c
 	c.drain()
-	if c.bw.Buffered() > 0 {
-		if err := c.bw.Flush(); err != nil {
-			return 0, err
-		}
+	// Flush also returns the error of an earlier write (to a client that
+	// stopped reading, past the idle timeout), even with nothing buffered:
+	// that ends the connection instead of reading and dropping more replies.
+	if err := c.bw.Flush(); err != nil {
+		return 0, err
 	}
 	// The idle deadline is set before stopped is checked, so that a stop
 	// in between (which sets a past deadline) is not overwritten.
@@ -57,7 +59,7 @@ func (r flushingReader) Read(b []byte) (int, error) {
 		return 0, errStopped
 	}
 	n, err := c.nc.Read(b)
-	c.s.stats.bytesRead.Add(uint64(n))
+	c.stats[bytesRead].Add(uint64(n))
 	return n, err
 }
 
@@ -68,19 +70,25 @@ type countingWriter struct{ c *conn }
 
 func (w countingWriter) Write(b []byte) (int, error) {
 	c := w.c
-	if t := c.s.opts.IdleTimeout; t > 0 {
+	if t := c.s.opts.IdleTimeout; t > 0 && !c.stopped.Load() {
 		c.nc.SetWriteDeadline(time.Now().Add(t))
 	}
 	n, err := c.nc.Write(b)
-	c.s.stats.bytesWritten.Add(uint64(n))
+	c.stats[bytesWritten].Add(uint64(n))
 	return n, err
 }
+
+// stopWriteTimeout bounds how long a stopping connection waits for its
+// client to take replies, so that one that does not read them cannot hold
+// up Shutdown.
+const stopWriteTimeout = time.Second
 
 // stop asks the connection to finish what it has read and close. The
 // connection may be blocked in a read: a past deadline wakes it.
 func (c *conn) stop() {
 	c.stopped.Store(true)
 	c.nc.SetReadDeadline(time.Now())
+	c.nc.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
 }
 
 func (c *conn) serve() {

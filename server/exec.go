@@ -49,7 +49,7 @@ func (c *conn) exec(cmd *command, perr error) {
 // silences the error too when the line got far enough to know it.
 func (c *conn) execError(cmd *command, err error) {
 	if errors.Is(err, errTooLarge) {
-		c.s.stats.storeTooLarge.Add(1) // memcached does not count it in cmd_set
+		c.stats[storeTooLarge].Add(1) // memcached does not count it in cmd_set
 		// As memcached: a set that is too large removes the old value, so
 		// that a reader never gets the stale one.
 		if cmd.op == opSet && len(cmd.keys) == 1 {
@@ -112,22 +112,22 @@ func (c *conn) casOf(it *storage.Item) uint64 {
 func (c *conn) get(cmd *command) {
 	withCAS := cmd.op == opGets
 	for _, k := range cmd.keys {
-		c.s.stats.cmdGet.Add(1)
+		c.stats[cmdGet].Add(1)
 		// The store does not keep the key, so it may alias the parser's line.
 		it, err := c.s.st.Get(unsafe.String(&k[0], len(k)))
 		if err != nil {
 			switch {
 			case errors.Is(err, storage.ErrExpired):
-				c.s.stats.getExpired.Add(1)
+				c.stats[getExpired].Add(1)
 			case errors.Is(err, storage.ErrFlushed):
-				c.s.stats.getFlushed.Add(1)
+				c.stats[getFlushed].Add(1)
 			case !errors.Is(err, storage.ErrNotFound):
 				c.s.opts.Logger.Error("get failed", "key", string(k), "err", err)
 			}
-			c.s.stats.getMisses.Add(1)
+			c.stats[getMisses].Add(1)
 			continue
 		}
-		c.s.stats.getHits.Add(1)
+		c.stats[getHits].Add(1)
 		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
 	}
 	c.write(replyEnd)
@@ -137,16 +137,16 @@ func (c *conn) gat(cmd *command) {
 	withCAS := cmd.op == opGats
 	exp := c.expires(cmd.exptime)
 	for _, k := range cmd.keys {
-		c.s.stats.cmdTouch.Add(1)
+		c.stats[cmdTouch].Add(1)
 		it, err := c.s.st.GetAndTouch(string(k), exp)
 		if err != nil {
 			if !errors.Is(err, storage.ErrNotFound) {
 				c.s.opts.Logger.Error("gat failed", "key", string(k), "err", err)
 			}
-			c.s.stats.touchMisses.Add(1)
+			c.stats[touchMisses].Add(1)
 			continue
 		}
-		c.s.stats.touchHits.Add(1)
+		c.stats[touchHits].Add(1)
 		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
 	}
 	c.write(replyEnd)
@@ -181,7 +181,7 @@ func (c *conn) startWrite(cmd *command) {
 	var delta uint64
 	switch cmd.op {
 	case opSet, opAdd, opReplace, opAppend, opPrepend, opCas:
-		c.s.stats.cmdSet.Add(1)
+		c.stats[cmdSet].Add(1)
 		it.Value, it.Flags, it.Expires, it.CAS = cmd.data, cmd.flags, c.expires(cmd.exptime), cmd.cas
 		if !wait {
 			it.Value = bytes.Clone(cmd.data) // the parser reuses its buffer
@@ -197,7 +197,7 @@ func (c *conn) startWrite(cmd *command) {
 	case opDecr:
 		kind, delta = storage.OpDecr, cmd.delta
 	case opTouch:
-		c.s.stats.cmdTouch.Add(1)
+		c.stats[cmdTouch].Add(1)
 		kind, it.Expires = storage.OpTouch, c.expires(cmd.exptime)
 	}
 	pw.p = c.s.st.Start(kind, it, delta)
@@ -220,20 +220,20 @@ func (c *conn) drain() {
 
 // finishWrite counts a write's outcome and writes its reply.
 func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
-	st := &c.s.stats
+	st := &c.stats
 	cmd := &command{op: pw.op, noreply: pw.noreply}
 	switch pw.op {
 	case opDelete:
-		st.count(err, &st.deleteHits, &st.deleteMisses)
+		st.count(err, deleteHits, deleteMisses)
 		if err == nil {
 			c.reply(cmd, replyDeleted)
 			return
 		}
 	case opIncr, opDecr:
 		if pw.op == opIncr {
-			st.count(err, &st.incrHits, &st.incrMisses)
+			st.count(err, incrHits, incrMisses)
 		} else {
-			st.count(err, &st.decrHits, &st.decrMisses)
+			st.count(err, decrHits, decrMisses)
 		}
 		if err == nil {
 			if !cmd.noreply {
@@ -242,7 +242,7 @@ func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
 			return
 		}
 	case opTouch:
-		st.count(err, &st.touchHits, &st.touchMisses)
+		st.count(err, touchHits, touchMisses)
 		if err == nil {
 			c.reply(cmd, replyTouched)
 			return
@@ -254,21 +254,21 @@ func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
 		if pw.op == opCas {
 			switch {
 			case err == nil:
-				st.casHits.Add(1)
+				st[casHits].Add(1)
 			case errors.Is(err, storage.ErrNotFound):
-				st.casMisses.Add(1)
+				st[casMisses].Add(1)
 			case errors.Is(err, storage.ErrCASMismatch):
-				st.casBadval.Add(1)
+				st[casBadval].Add(1)
 			}
 		}
 		if errors.Is(err, storage.ErrTooLarge) {
-			st.storeTooLarge.Add(1)
+			st[storeTooLarge].Add(1)
 			if pw.op == opAppend || pw.op == opPrepend {
 				err = storage.ErrNotStored // memcached: the result does not fit, the old value stays
 			}
 		}
 		if err == nil {
-			st.totalItems.Add(1)
+			st[totalItems].Add(1)
 			c.reply(cmd, replyStored)
 			return
 		}
@@ -281,7 +281,7 @@ func (c *conn) flushAll(cmd *command) {
 		c.reply(cmd, replyNoFlush)
 		return
 	}
-	c.s.stats.cmdFlush.Add(1)
+	c.stats[cmdFlush].Add(1)
 	var at time.Time // now
 	if cmd.hasExp && cmd.exptime > 0 {
 		at = c.expires(cmd.exptime)

@@ -85,7 +85,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup // one per connection goroutine
 
-	stats counters
+	totalConns, rejectedConns atomic.Uint64
+	closed                    counters // the figures of connections that have closed
 }
 
 // New returns a server for st. The caller keeps ownership of st: close it
@@ -135,7 +136,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
-		s.stats.totalConns.Add(1)
+		s.totalConns.Add(1)
 		c := newConn(s, nc)
 		if !s.track(c) {
 			nc.Close()
@@ -162,7 +163,7 @@ func (s *Server) track(c *conn) bool {
 		return false
 	}
 	if s.opts.MaxConns > 0 && len(s.conns) >= s.opts.MaxConns {
-		s.stats.rejectedConns.Add(1)
+		s.rejectedConns.Add(1)
 		// As memcached: one line, then close. A short deadline keeps a
 		// client that does not read from holding the accept loop.
 		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
@@ -177,6 +178,9 @@ func (s *Server) track(c *conn) bool {
 func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	for i := range c.stats {
+		s.closed[i].Add(c.stats[i].Load())
+	}
 	s.mu.Unlock()
 	s.wg.Done()
 }
@@ -228,25 +232,66 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// A counter names one of the figures stats reports.
+type counter int
+
+const (
+	cmdGet counter = iota
+	cmdSet
+	cmdFlush
+	cmdTouch
+	getHits
+	getMisses
+	getExpired
+	getFlushed
+	deleteHits
+	deleteMisses
+	incrHits
+	incrMisses
+	decrHits
+	decrMisses
+	casHits
+	casMisses
+	casBadval
+	touchHits
+	touchMisses
+	totalItems
+	storeTooLarge
+	bytesRead
+	bytesWritten
+	numCounters
+)
+
+// counters are a connection's figures. Each connection counts in its own,
+// so that requests on different cores do not contend for shared cache
+// lines; stats adds them up. The atomics are only there for that reader.
+type counters [numCounters]atomic.Uint64
+
 // count adds one to hit if err is nil, to miss if it is ErrNotFound.
-func (c *counters) count(err error, hit, miss *atomic.Uint64) {
+func (c *counters) count(err error, hit, miss counter) {
 	switch {
 	case err == nil:
-		hit.Add(1)
+		c[hit].Add(1)
 	case errors.Is(err, storage.ErrNotFound):
-		miss.Add(1)
+		c[miss].Add(1)
 	}
 }
 
-// counters are the server's figures for stats, updated atomically.
-type counters struct {
-	totalConns, rejectedConns                  atomic.Uint64
-	cmdGet, cmdSet, cmdFlush, cmdTouch         atomic.Uint64
-	getHits, getMisses, getExpired, getFlushed atomic.Uint64
-	deleteHits, deleteMisses                   atomic.Uint64
-	incrHits, incrMisses, decrHits, decrMisses atomic.Uint64
-	casHits, casMisses, casBadval              atomic.Uint64
-	touchHits, touchMisses                     atomic.Uint64
-	totalItems, storeTooLarge                  atomic.Uint64
-	bytesRead, bytesWritten                    atomic.Uint64
+// addTo adds c's figures to sum.
+func (c *counters) addTo(sum *[numCounters]uint64) {
+	for i := range c {
+		sum[i] += c[i].Load()
+	}
+}
+
+// sumStats adds up the figures of every connection, open or closed.
+func (s *Server) sumStats() [numCounters]uint64 {
+	var sum [numCounters]uint64
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed.addTo(&sum)
+	for c := range s.conns {
+		c.stats.addTo(&sum)
+	}
+	return sum
 }

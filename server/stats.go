@@ -57,7 +57,7 @@ func (s *Server) generalStats() []stat {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	st := s.st.Stats()
-	c := &s.stats
+	c := s.sumStats()
 	conns := s.connCount()
 	return []stat{
 		{"pid", strconv.Itoa(os.Getpid())},
@@ -69,39 +69,39 @@ func (s *Server) generalStats() []stat {
 		{"rusage_system", timeval(ru.Stime)},
 		{"max_connections", strconv.Itoa(max(s.opts.MaxConns, 0))},
 		{"curr_connections", strconv.Itoa(conns)},
-		{"total_connections", u(c.totalConns.Load())},
-		{"rejected_connections", u(c.rejectedConns.Load())},
+		{"total_connections", u(s.totalConns.Load())},
+		{"rejected_connections", u(s.rejectedConns.Load())},
 		{"connection_structures", strconv.Itoa(conns)},
-		{"cmd_get", u(c.cmdGet.Load())},
-		{"cmd_set", u(c.cmdSet.Load())},
-		{"cmd_flush", u(c.cmdFlush.Load())},
-		{"cmd_touch", u(c.cmdTouch.Load())},
-		{"get_hits", u(c.getHits.Load())},
-		{"get_misses", u(c.getMisses.Load())},
-		{"get_expired", u(c.getExpired.Load())},
-		{"get_flushed", u(c.getFlushed.Load())},
-		{"delete_misses", u(c.deleteMisses.Load())},
-		{"delete_hits", u(c.deleteHits.Load())},
-		{"incr_misses", u(c.incrMisses.Load())},
-		{"incr_hits", u(c.incrHits.Load())},
-		{"decr_misses", u(c.decrMisses.Load())},
-		{"decr_hits", u(c.decrHits.Load())},
-		{"cas_misses", u(c.casMisses.Load())},
-		{"cas_hits", u(c.casHits.Load())},
-		{"cas_badval", u(c.casBadval.Load())},
-		{"touch_hits", u(c.touchHits.Load())},
-		{"touch_misses", u(c.touchMisses.Load())},
-		{"store_too_large", u(c.storeTooLarge.Load())},
+		{"cmd_get", u(c[cmdGet])},
+		{"cmd_set", u(c[cmdSet])},
+		{"cmd_flush", u(c[cmdFlush])},
+		{"cmd_touch", u(c[cmdTouch])},
+		{"get_hits", u(c[getHits])},
+		{"get_misses", u(c[getMisses])},
+		{"get_expired", u(c[getExpired])},
+		{"get_flushed", u(c[getFlushed])},
+		{"delete_misses", u(c[deleteMisses])},
+		{"delete_hits", u(c[deleteHits])},
+		{"incr_misses", u(c[incrMisses])},
+		{"incr_hits", u(c[incrHits])},
+		{"decr_misses", u(c[decrMisses])},
+		{"decr_hits", u(c[decrHits])},
+		{"cas_misses", u(c[casMisses])},
+		{"cas_hits", u(c[casHits])},
+		{"cas_badval", u(c[casBadval])},
+		{"touch_hits", u(c[touchHits])},
+		{"touch_misses", u(c[touchMisses])},
+		{"store_too_large", u(c[storeTooLarge])},
 		{"store_no_memory", "0"},
-		{"bytes_read", u(c.bytesRead.Load())},
-		{"bytes_written", u(c.bytesWritten.Load())},
+		{"bytes_read", u(c[bytesRead])},
+		{"bytes_written", u(c[bytesWritten])},
 		{"limit_maxbytes", i(st.CacheLimit)},
 		{"accepting_conns", boolStat(!s.isClosing())},
 		{"threads", strconv.Itoa(s.opts.Threads)},
 		{"goroutines", strconv.Itoa(runtime.NumGoroutine())},
 		{"bytes", i(st.Bytes)},
 		{"curr_items", i(st.Items)},
-		{"total_items", u(c.totalItems.Load())},
+		{"total_items", u(c[totalItems])},
 		{"evictions", "0"}, // items are never evicted from the file
 		{"reclaimed", u(st.Swept)},
 		// The read cache in front of the file.
@@ -144,16 +144,18 @@ func (s *Server) settingsStats() []stat {
 }
 
 func (s *Server) resetStats() {
-	c := &s.stats
-	for _, v := range []interface{ Store(uint64) }{
-		&c.totalConns, &c.rejectedConns, &c.cmdGet, &c.cmdSet, &c.cmdFlush, &c.cmdTouch,
-		&c.getHits, &c.getMisses, &c.getExpired, &c.getFlushed, &c.deleteHits, &c.deleteMisses,
-		&c.incrHits, &c.incrMisses, &c.decrHits, &c.decrMisses, &c.casHits, &c.casMisses,
-		&c.casBadval, &c.touchHits, &c.touchMisses, &c.totalItems, &c.storeTooLarge,
-		&c.bytesRead, &c.bytesWritten,
-	} {
-		v.Store(0)
+	s.mu.Lock()
+	for c := range s.conns {
+		for i := range c.stats {
+			c.stats[i].Store(0)
+		}
 	}
+	for i := range s.closed {
+		s.closed[i].Store(0)
+	}
+	s.mu.Unlock()
+	s.totalConns.Store(0)
+	s.rejectedConns.Store(0)
 	s.st.ResetStats()
 }
 

@@ -117,10 +117,11 @@ type cache struct {
 }
 
 type cacheShard struct {
-	mu  sync.Mutex
-	gen uint64 // bumped by every change; guarded by mu
-	lru *lru
-	_   [40]byte // pad to 64 bytes: keep shards on separate cache lines
+	mu   sync.Mutex
+	gen  uint64 // bumped by every change; guarded by mu
+	lru  *lru
+	hits uint64   // lookups that found the key; guarded by mu
+	_    [32]byte // pad to 64 bytes: keep shards on separate cache lines
 }
 
 // newCache returns a cache of maxBytes in all whose shards can each hold an
@@ -151,6 +152,7 @@ func (c *cache) get(key string) (it Item, updated int64, ok bool) {
 	var rec []byte
 	if ok {
 		rec = e.rec
+		s.hits++ // counted here, under the lock, rather than on a shared atomic
 	}
 	s.mu.Unlock()
 	if ok {
@@ -213,7 +215,7 @@ func (c *cache) clear() {
 
 type cacheStats struct {
 	items, bytes, limit int64
-	evictions           uint64
+	evictions, hits     uint64
 }
 
 func (c *cache) stats() cacheStats {
@@ -225,17 +227,18 @@ func (c *cache) stats() cacheStats {
 		st.bytes += s.lru.bytes
 		st.limit += s.lru.maxBytes
 		st.evictions += s.lru.evictions
+		st.hits += s.hits
 		s.mu.Unlock()
 	}
 	return st
 }
 
-// resetEvictions zeroes the eviction counts, for Store.ResetStats.
-func (c *cache) resetEvictions() {
+// resetStats zeroes the eviction and hit counts, for Store.ResetStats.
+func (c *cache) resetStats() {
 	for i := range c.used() {
 		s := &c.shards[i]
 		s.mu.Lock()
-		s.lru.evictions = 0
+		s.lru.evictions, s.hits = 0, 0
 		s.mu.Unlock()
 	}
 }

@@ -190,6 +190,7 @@ func TestCacheFillUnchanged(t *testing.T) {
 	}
 	// Through Get: a miss fills, the next Get hits.
 	s.cache.remove("k")
+	s.ResetStats() // the look-up above counted a hit
 	wantValue(t, s, "k", "v")
 	wantValue(t, s, "k", "v")
 	if st := s.Stats(); st.CacheMisses != 1 || st.CacheHits != 1 {

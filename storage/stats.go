@@ -40,7 +40,6 @@ func (s *Store) Stats() Stats {
 	st := Stats{
 		Items:       s.stats.items.Load(),
 		Bytes:       s.stats.bytes.Load(),
-		CacheHits:   s.stats.hits.Load(),
 		CacheMisses: s.stats.misses.Load(),
 		Commits:     s.stats.commits.Load(),
 		Ops:         s.stats.ops.Load(),
@@ -53,6 +52,8 @@ func (s *Store) Stats() Stats {
 	if s.cache != nil {
 		cs := s.cache.stats()
 		st.CacheItems, st.CacheBytes, st.CacheLimit, st.CacheEvictions = cs.items, cs.bytes, cs.limit, cs.evictions
+		dead := s.stats.deadHits.Load()
+		st.CacheHits, st.CacheMisses = cs.hits-min(dead, cs.hits), st.CacheMisses+dead
 	}
 	if fi, err := os.Stat(s.path); err == nil {
 		st.FileSize = fi.Size()
@@ -63,15 +64,15 @@ func (s *Store) Stats() Stats {
 // ResetStats zeroes the counters that memcached's "stats reset" zeroes:
 // hits, misses, evictions and commit figures. Items and bytes are kept.
 func (s *Store) ResetStats() {
-	s.stats.hits.Store(0)
 	s.stats.misses.Store(0)
+	s.stats.deadHits.Store(0)
 	s.stats.commits.Store(0)
 	s.stats.ops.Store(0)
 	s.stats.maxBatch.Store(0)
 	s.stats.commitNanos.Store(0)
 	s.stats.swept.Store(0)
 	if s.cache != nil {
-		s.cache.resetEvictions()
+		s.cache.resetStats()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
@@ -128,7 +129,7 @@ type Store struct {
 // counters are the figures Stats reports, updated atomically.
 type counters struct {
 	items, bytes           atomic.Int64
-	hits, misses           atomic.Uint64
+	misses, deadHits       atomic.Uint64 // deadHits: cache lookups that found an expired or flushed item
 	commits, ops, maxBatch atomic.Uint64
 	commitNanos            atomic.Int64
 	swept                  atomic.Uint64
@@ -205,6 +206,55 @@ func checkFile(path string) error {
 		return fmt.Errorf("storage: open %s: not a regular file", path)
 	case fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()):
 		return fmt.Errorf("storage: open %s: %w: %d bytes is too short for a database", path, ErrNotOurs, fi.Size())
+	case fi.Size() > 0:
+		return checkLength(path, fi.Size())
+	}
+	return nil
+}
+
+// checkLength refuses a bbolt file shorter than its meta page says (a
+// truncated copy, say): bbolt would map the missing pages and the process
+// would die of SIGBUS reading them. It picks the meta page as bbolt does (the
+// valid one with the higher transaction id) and leaves a file with no valid
+// meta page to bbolt, which reports it.
+func checkLength(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	defer f.Close()
+	// A bbolt meta page: a 16-byte page header, then magic, version,
+	// page size, flags (4 bytes each), root bucket (16), freelist page,
+	// high-water page id, txid and an FNV-64a checksum of what precedes it
+	// (8 bytes each), in the machine's byte order.
+	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
+		var b [16 + 64]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return 0, 0, 0, false
+		}
+		m, e := b[16:], binary.NativeEndian
+		h := fnv.New64a()
+		h.Write(m[:56])
+		if e.Uint32(m[0:]) != 0xED0CDAED || e.Uint32(m[4:]) != 2 || h.Sum64() != e.Uint64(m[56:]) {
+			return 0, 0, 0, false
+		}
+		return uint64(e.Uint32(m[8:])), e.Uint64(m[40:]), e.Uint64(m[48:]), true
+	}
+	ps, _, _, ok := meta(0)
+	for off := int64(1 << 10); !ok && off <= 16<<20 && off < size; off <<= 1 {
+		ps, _, _, ok = meta(off) // the second meta page is at offset pageSize
+	}
+	if !ok {
+		return nil
+	}
+	var need, best uint64
+	for i := range uint64(2) {
+		if p, pgid, txid, ok := meta(int64(i * ps)); ok && p == ps && (need == 0 || txid > best) {
+			need, best = pgid*ps, txid
+		}
+	}
+	if need > uint64(size) {
+		return fmt.Errorf("storage: open %s: %w: the file is truncated: %d bytes, its meta page needs %d", path, ErrNotOurs, size, need)
 	}
 	return nil
 }
@@ -291,21 +341,22 @@ func (s *Store) Get(key string) (Item, error) {
 	if s.closed.Load() {
 		return Item{}, ErrClosed
 	}
-	now := s.opts.Now().UnixNano()
 	var gen uint64
 	if s.cache != nil {
 		if it, updated, ok := s.cache.get(key); ok {
-			if err := s.dead(unixNano(it.Expires), updated, now); err != nil {
-				s.stats.misses.Add(1)
-				return Item{}, err
+			// Most items neither expire nor wait for a flush: no clock then.
+			if !it.Expires.IsZero() || s.flushAt.Load() != 0 {
+				if err := s.dead(unixNano(it.Expires), updated, s.opts.Now().UnixNano()); err != nil {
+					s.stats.deadHits.Add(1) // the cache counted a hit: a miss after all
+					return Item{}, err
+				}
 			}
-			s.stats.hits.Add(1)
 			return it, nil
 		}
 		gen = s.cache.generation(key)
 	}
 	s.stats.misses.Add(1)
-	it, rec, err := s.load(key, now)
+	it, rec, err := s.load(key, s.opts.Now().UnixNano())
 	if err != nil {
 		return Item{}, err
 	}
