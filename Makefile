@@ -35,8 +35,15 @@ bench:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 200ms ./server ./storage
 
+# fuzz: each fuzz test for FUZZTIME, starting from its corpus in testdata/fuzz.
 fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzRecord$$' -fuzztime $(FUZZTIME) ./storage
+
+# crash: TestCrash with CRASH_CYCLES kill -9 and restart cycles (make test runs 10).
+CRASH_CYCLES ?= 200
+crash:
+	$(GO) test -count=1 -run '^TestCrash$$' -timeout 30m -v ./cmd/memcached-lite/ -crash.cycles=$(CRASH_CYCLES)
 
 clean:
 	rm -rf bin results

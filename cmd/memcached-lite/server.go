@@ -50,6 +50,7 @@ func serverCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "extended", Aliases: []string{"o"}, Usage: "memcached -o options: idle_timeout=N is used, others are ignored"},
 			&cli.StringFlag{Name: "udp-port", Aliases: []string{"U"}, Usage: "ignored (no UDP)"},
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
+			&cli.IntFlag{Name: "max-file-size", EnvVars: env("MAX_FILE_SIZE"), Hidden: true, Usage: "limit in MiB on the pages bbolt uses in the data file (its MaxSize; 0: none): writes that need more fail with SERVER_ERROR"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
 		},
 		Action: runServer,
@@ -84,6 +85,9 @@ func serverConfig(c *cli.Context) (config, error) {
 	if c.Int("memory-limit") < 0 {
 		return cfg, fmt.Errorf("-m %d: want a size in MiB, 0 for no read cache", c.Int("memory-limit"))
 	}
+	if c.Int("max-file-size") < 0 {
+		return cfg, fmt.Errorf("--max-file-size %d: want a size in MiB, 0 for no limit", c.Int("max-file-size"))
+	}
 	idle := c.Duration("idle-timeout")
 	for _, o := range c.StringSlice("extended") {
 		for _, kv := range strings.Split(o, ",") {
@@ -112,7 +116,7 @@ func serverConfig(c *cli.Context) (config, error) {
 		cacheBytes = -1 // -m 0: no read cache
 	}
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(c.Int("port")))
-	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, Sync: sync, Logger: cfg.logger}
+	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
 		MaxItemSize:   itemSize,
 		MaxConns:      c.Int("conn-limit"),

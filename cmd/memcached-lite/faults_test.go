@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// needRoot skips a test that mounts file systems unless it runs as root;
+// with CI set it fails instead (CI runs as root).
+func needRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "mounting a tmpfs needs root")
+	}
+}
+
+// mountTmpfs mounts a tmpfs with the given options on a new directory and
+// unmounts it when the test ends, after the processes the test started
+// afterwards have been stopped.
+func mountTmpfs(t testing.TB, flags uintptr, opts string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", flags, opts); err != nil {
+		t.Fatalf("mount -t tmpfs -o %s %s: %v", opts, dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("umount %s: %v", dir, err)
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
+// faultsValue is the value of the key k in the fill tests: 20 KB, its own.
+func faultsValue(k string) string {
+	return strings.Repeat(k+".", 20000/(len(k)+1))
+}
+
+// fillUntilFull sets 20 KB items until a set fails, which must be with a
+// SERVER_ERROR line matching cause. It returns the keys stored and the one
+// that failed.
+func fillUntilFull(t *testing.T, w *wire, cause *regexp.Regexp) (stored []string, failed string) {
+	t.Helper()
+	for i := 0; i < 2000; i++ {
+		k := fmt.Sprintf("fill%d", i)
+		v := faultsValue(k)
+		w.send(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v))
+		switch l := w.line(); {
+		case l == "STORED\r\n":
+			stored = append(stored, k)
+		case strings.HasPrefix(l, "SERVER_ERROR ") && cause.MatchString(l):
+			t.Logf("after %d sets of %d bytes: %q", len(stored), len(v), l)
+			return stored, k
+		default:
+			t.Fatalf("set %s: got %q, want STORED or SERVER_ERROR matching %q", k, l, cause)
+		}
+	}
+	t.Fatalf("2000 sets of 20 KB did not fill the disk")
+	return nil, ""
+}
+
+// expectItems checks that every key holds its faultsValue.
+func (w *wire) expectItems(keys []string) {
+	w.t.Helper()
+	for _, k := range keys {
+		v := faultsValue(k)
+		w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 0 %d\r\n%s\r\nEND\r\n", k, len(v), v))
+	}
+}
+
+// TestFaultsDiskFull fills a small tmpfs that holds the data file: the
+// write that does not fit gets a SERVER_ERROR naming the cause and is not
+// applied, reads go on, the file stays consistent (bbolt check passes even
+// after a SIGKILL right then), the server starts again on the full disk, and
+// once space is freed writes work again, with nothing acknowledged lost.
+func TestFaultsDiskFull(t *testing.T) {
+	needRoot(t)
+	bbolt := bboltTool(t)
+	dir := mountTmpfs(t, 0, "size=4m")
+	path := filepath.Join(dir, "memcached-lite.db")
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	enospc := regexp.MustCompile(`no space left on device`)
+
+	p := startBinary(t, path)
+	p.allowErrors = enospc
+	w := dialWire(t, p.addr)
+	full := regexp.MustCompile(`^SERVER_ERROR storage: commit ` + regexp.QuoteMeta(path) + `: write ` + regexp.QuoteMeta(path) + `: no space left on device\r\n$`)
+	stored, failed := fillUntilFull(t, w, full)
+	w.expect("get "+failed+"\r\n", "END\r\n") // the failed write was not applied
+	v := faultsValue(failed)
+	w.send(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", failed, len(v), v))
+	if l := w.line(); !full.MatchString(l) {
+		t.Errorf("the same set again on the full disk: got %q, want %q", l, full)
+	}
+	w.expectItems(stored)
+	w.expectVersion()
+	if p.exited() {
+		t.Fatal("the server exited on a full disk")
+	}
+
+	// Killed right after failed commits, the file is consistent.
+	p.cmd.Process.Kill()
+	if code := p.wait(procStopTimeout); code != -1 {
+		t.Fatalf("exit status %d after SIGKILL", code)
+	}
+	bboltCheck(t, bbolt, path)
+
+	// It starts again on the full disk, with everything acknowledged.
+	p = startBinary(t, path)
+	p.allowErrors = enospc
+	w = dialWire(t, p.addr)
+	w.expectItems(stored)
+
+	// Free space, and writes work again.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		k := failed
+		if i > 0 {
+			k = fmt.Sprintf("after%d", i)
+		}
+		v = faultsValue(k)
+		w.expect(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v), "STORED\r\n")
+		stored = append(stored, k)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	bboltCheck(t, bbolt, path)
+	p = startBinary(t, path)
+	dialWire(t, p.addr).expectItems(stored)
+}
+
+// TestFaultsMaxFileSize is TestFaultsDiskFull with bbolt's own limit on the
+// file (--max-file-size), which needs no root. Once the limit is reached even
+// deletes can fail (they need new pages too): the way out is a restart with
+// a larger limit.
+func TestFaultsMaxFileSize(t *testing.T) {
+	bbolt := bboltTool(t)
+	path := newDataFile(t)
+	code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path, "--max-file-size", "-1")
+	if want := "--max-file-size -1: want a size in MiB, 0 for no limit"; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("--max-file-size -1: exit status %d, output:\n%s\nwant 1 and %q", code, out, want)
+	}
+	maxSize := regexp.MustCompile(`database reached maximum size`)
+	p := startBinary(t, path, "--max-file-size", "1")
+	p.allowErrors = maxSize
+	w := dialWire(t, p.addr)
+	stored, failed := fillUntilFull(t, w, regexp.MustCompile(`^SERVER_ERROR storage: commit `+regexp.QuoteMeta(path)+`: database reached maximum size\r\n$`))
+	w.expect("get "+failed+"\r\n", "END\r\n")
+	w.expectItems(stored)
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	bboltCheck(t, bbolt, path)
+
+	p = startBinary(t, path)
+	w = dialWire(t, p.addr)
+	w.expectItems(stored)
+	v := faultsValue(failed)
+	w.expect(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", failed, len(v), v), "STORED\r\n")
+	w.expectItems(append(stored, failed))
+}
+
+// TestFaultsBadFiles starts the server on files it must not use. It must
+// exit at once with a message naming the file and the reason, and leave the
+// file as it was.
+func TestFaultsBadFiles(t *testing.T) {
+	t.Run("locked by another server", func(t *testing.T) {
+		path := newDataFile(t)
+		first := startBinary(t, path)
+		start := time.Now()
+		code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("the second server took %v to give up, want at most 2s", d)
+		}
+		want := fmt.Sprintf("memcached-lite: storage: open %s: the file is locked by process %d", path, first.cmd.Process.Pid)
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("a second server on %s: exit status %d, output:\n%s\nwant 1 and %q", path, code, out, want)
+		}
+		dialWire(t, first.addr).expect("set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
+	})
+
+	dir := t.TempDir()
+	// A file of ours with 300 items in it, for the damaged copies.
+	ours := filepath.Join(dir, "ours.db")
+	p := startBinary(t, ours)
+	w := dialWire(t, p.addr)
+	var keys []string
+	for i := range 300 {
+		k := fmt.Sprintf("k%d", i)
+		v := strings.Repeat("v", 1000)
+		w.expect(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v), "STORED\r\n")
+		keys = append(keys, k)
+	}
+	if code := p.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0", code)
+	}
+	good, err := os.ReadFile(ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	random := make([]byte, 256<<10)
+	rand.NewChaCha8([32]byte{7}).Read(random)
+	zeroedMeta := bytes.Clone(good)
+	clear(zeroedMeta[:2*os.Getpagesize()]) // both meta pages
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err := bolt.Open(foreign, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("config"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("owner"), []byte("another program"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"text.db":      []byte("not a database\n"),
+		"random.db":    random,
+		"truncated.db": good[:64<<10],
+		"zeroed.db":    zeroedMeta,
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ name, why string }{
+		{"text.db", "too short for a database"},
+		{"random.db", "invalid database"},
+		{"truncated.db", "the file is truncated"},
+		{"zeroed.db", "invalid database"},
+		{"foreign.db", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, c.name)
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+			want := fmt.Sprintf("memcached-lite: storage: open %s: storage: not a memcached-lite data file", path)
+			if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, c.why) || strings.Contains(out, "goroutine") {
+				t.Errorf("server on %s: exit status %d, output:\n%s\nwant 1 and %q, %q", c.name, code, out, want, c.why)
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(before, after) {
+				t.Errorf("the server changed %s (%d bytes before, %d after)", c.name, len(before), len(after))
+			}
+		})
+	}
+
+	// The intact file still opens, with its items.
+	p = startBinary(t, ours)
+	w = dialWire(t, p.addr)
+	for _, k := range keys[:10] {
+		w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 0 1000\r\n%s\r\nEND\r\n", k, strings.Repeat("v", 1000)))
+	}
+
+	t.Run("read-only file system", func(t *testing.T) {
+		needRoot(t)
+		ro := mountTmpfs(t, 0, "size=1m")
+		existing := filepath.Join(ro, "existing.db")
+		p := startBinary(t, existing)
+		dialWire(t, p.addr).expect("set k 0 0 1\r\nx\r\n", "STORED\r\n")
+		if code := p.stop(syscall.SIGTERM); code != 0 {
+			t.Fatalf("exit status %d after SIGTERM, want 0", code)
+		}
+		before, err := os.ReadFile(existing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mount("tmpfs", ro, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "size=1m"); err != nil {
+			t.Fatalf("mount -o remount,ro %s: %v", ro, err)
+		}
+		for _, path := range []string{existing, filepath.Join(ro, "new.db")} {
+			code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+			want := fmt.Sprintf("memcached-lite: storage: open %s: open %s: read-only file system", path, path)
+			if code != 1 || !strings.Contains(out, want) {
+				t.Errorf("server on %s: exit status %d, output:\n%s\nwant 1 and %q", path, code, out, want)
+			}
+		}
+		after, err := os.ReadFile(existing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Errorf("the server changed %s", existing)
+		}
+		if _, err := os.Stat(filepath.Join(ro, "new.db")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("new.db on the read-only file system: stat: %v, want it absent", err)
+		}
+	})
+}
