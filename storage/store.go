@@ -147,6 +147,8 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.Sync == SyncNone,
@@ -182,9 +184,33 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, openError(path, opts.LockTimeout, err)
 	}
+	if created && opts.Sync == SyncAlways {
+		// The new file's name must survive a power cut too, not only its
+		// contents: fsync the directory that holds it.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		}
+	}
 	go s.commitLoop(nextCAS)
 	go s.sweepLoop()
 	return s, nil
+}
+
+// syncDir fsyncs a directory, so that the entries made in it are durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // checkFile refuses, before bbolt sees it, a path that is not a regular file,
