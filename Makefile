@@ -15,9 +15,12 @@ build:
 run: build
 	./$(BIN) server -l 127.0.0.1 -p 11211 --data $(DATA)
 
+# test: vet, every test with the race detector (the short crash test among
+# them), then each fuzzer for a few seconds from its corpus.
 test: build
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
