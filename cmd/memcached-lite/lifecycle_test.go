@@ -266,18 +266,4 @@ func TestFlagsAndEnv(t *testing.T) {
 		}
 	})
 
-	t.Run("data file locked", func(t *testing.T) {
-		path := newDataFile(t)
-		first := startBinary(t, path)
-		start := time.Now()
-		code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("a second server on the same file took %v to give up, want under 3s", d)
-		}
-		if code == 0 || !strings.Contains(out, path) || !strings.Contains(out, "locked") {
-			t.Errorf("second server on %s: exit status %d, output:\n%s\nwant non-zero and a message naming the file and \"locked\"", path, code, out)
-		}
-		// The first server is unharmed.
-		dialWire(t, first.addr).expect("set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
-	})
 }
