@@ -1,0 +1,378 @@
+package storage
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxBatch bounds how many operations one commit takes, so that one
+// transaction's dirty pages stay small and a long queue is answered in steps.
+const maxBatch = 1024
+
+// change is a cache update that the committer applies after a commit.
+type change struct {
+	key   string
+	rec   []byte // the new record, unless del or clear
+	del   bool
+	clear bool
+}
+
+// batch is the state of one transaction being built by the committer.
+type batch struct {
+	s       *Store
+	b       *bolt.Bucket
+	now     int64
+	cas     uint64 // next CAS to hand out
+	items   int64  // change in the number of items
+	bytes   int64  // change in key+value bytes
+	reset   bool   // the bucket was emptied: items and bytes are absolute
+	flushAt int64  // pending flush deadline after this batch
+	changes []change
+}
+
+func (s *Store) commitLoop(nextCAS uint64) {
+	defer close(s.done)
+	ops := make([]*op, 0, maxBatch)
+	for {
+		o, ok := <-s.queue
+		if !ok {
+			return
+		}
+		ops = append(ops[:0], o)
+	more:
+		for len(ops) < maxBatch {
+			select {
+			case o, ok := <-s.queue:
+				if !ok {
+					break more
+				}
+				ops = append(ops, o)
+			default:
+				break more
+			}
+		}
+		nextCAS = s.commit(ops, nextCAS)
+		for i := range ops {
+			ops[i] = nil
+		}
+	}
+}
+
+// commit applies ops in one transaction, then updates the cache, then
+// answers every op. It returns the next CAS to hand out.
+func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
+	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load()}
+	start := time.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		bt.b = tx.Bucket(itemsBucket)
+		if bt.flushAt != 0 && bt.now >= bt.flushAt {
+			if err := bt.flushDue(); err != nil {
+				return err
+			}
+		}
+		for _, o := range ops {
+			var err error
+			o.err, err = bt.apply(tx, o)
+			if err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(metaBucket)
+		items, bytes := s.stats.items.Load()+bt.items, s.stats.bytes.Load()+bt.bytes
+		if bt.reset {
+			items, bytes = bt.items, bt.bytes
+		}
+		for _, kv := range [...]struct {
+			k []byte
+			v uint64
+		}{{metaCAS, bt.cas - 1}, {metaItems, uint64(items)}, {metaBytes, uint64(bytes)}, {metaFlush, uint64(bt.flushAt)}} {
+			if err := meta.Put(kv.k, u64(kv.v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s.stats.commits.Add(1)
+	s.stats.commitNanos.Add(int64(time.Since(start)))
+	s.stats.ops.Add(uint64(len(ops)))
+	if n := uint64(len(ops)); n > s.stats.maxBatch.Load() {
+		s.stats.maxBatch.Store(n)
+	}
+	if err != nil {
+		err = fmt.Errorf("storage: commit %s: %w", s.path, err)
+		s.opts.Logger.Error("commit failed", "file", s.path, "ops", len(ops), "err", err)
+		for _, o := range ops {
+			o.err, o.res = err, Item{}
+		}
+	} else {
+		if bt.reset {
+			s.stats.items.Store(bt.items)
+			s.stats.bytes.Store(bt.bytes)
+		} else {
+			s.stats.items.Add(bt.items)
+			s.stats.bytes.Add(bt.bytes)
+		}
+		s.flushAt.Store(bt.flushAt)
+		if s.cache != nil {
+			for _, c := range bt.changes {
+				switch {
+				case c.clear:
+					s.cache.clear()
+				case c.del:
+					s.cache.remove(c.key)
+				default:
+					s.cache.put(c.key, c.rec)
+				}
+			}
+		}
+	}
+	for _, o := range ops {
+		o.done <- struct{}{}
+	}
+	return bt.cas
+}
+
+// current returns the record under key, whether it is live, and the size
+// charged for what is physically stored (0 if nothing is: keys are never empty).
+func (bt *batch) current(key []byte) (r record, live bool, size int64, err error) {
+	raw := bt.b.Get(key)
+	if raw == nil {
+		return record{}, false, 0, nil
+	}
+	r, err = decodeRecord(raw)
+	if err != nil {
+		return record{}, false, 0, fmt.Errorf("key %q: %w", key, err)
+	}
+	size = int64(len(key) + len(r.value))
+	return r, bt.live(&r), size, nil
+}
+
+func (bt *batch) live(r *record) bool {
+	if r.expires != 0 && bt.now >= r.expires {
+		return false
+	}
+	f := bt.flushAt
+	return f == 0 || bt.now < f || r.updated > f
+}
+
+// put writes r under key, replacing what took oldSize bytes.
+func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, error) {
+	buf := appendRecord(make([]byte, 0, recordHeaderSize+len(r.value)), r)
+	if err := bt.b.Put(key, buf); err != nil {
+		return Item{}, err
+	}
+	if !physical {
+		bt.items++
+	}
+	bt.bytes += int64(len(key)+len(r.value)) - oldSize
+	it := Item{Key: string(key), Value: buf[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
+	bt.changes = append(bt.changes, change{key: it.Key, rec: buf})
+	return it, nil
+}
+
+func (bt *batch) del(key []byte, size int64) error {
+	if err := bt.b.Delete(key); err != nil {
+		return err
+	}
+	bt.items--
+	bt.bytes -= size
+	bt.changes = append(bt.changes, change{key: string(key), del: true})
+	return nil
+}
+
+func (bt *batch) nextCAS() uint64 {
+	c := bt.cas
+	bt.cas++
+	return c
+}
+
+// apply evaluates one op against the transaction's view. It returns the op's
+// own result (ErrNotStored, ...) and, separately, an error that must abort
+// the whole transaction (a failed Put).
+func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
+	if o.kind == opFlush {
+		return nil, bt.flush(tx, unixNano(o.it.Expires))
+	}
+	if o.kind == opSweep {
+		n, err := bt.sweep(o.keys)
+		o.num = uint64(n)
+		return nil, err
+	}
+	key := []byte(o.it.Key)
+	cur, live, size, err := bt.current(key)
+	if err != nil {
+		return err, nil
+	}
+	physical := size > 0
+	newRec := record{flags: o.it.Flags, expires: unixNano(o.it.Expires), updated: bt.now, value: o.it.Value}
+	switch o.kind {
+	case OpSet, OpAdd, OpReplace, OpCAS:
+		switch {
+		case len(o.it.Value) > bt.s.opts.MaxItemSize:
+			return ErrTooLarge, nil
+		case o.kind == OpAdd && live:
+			return ErrNotStored, nil
+		case o.kind == OpReplace && !live:
+			return ErrNotStored, nil
+		case o.kind == OpCAS && !live:
+			return ErrNotFound, nil
+		case o.kind == OpCAS && cur.cas != o.it.CAS:
+			return ErrCASMismatch, nil
+		}
+	case OpAppend, OpPrepend:
+		if !live {
+			return ErrNotStored, nil
+		}
+		if len(cur.value)+len(o.it.Value) > bt.s.opts.MaxItemSize {
+			return ErrTooLarge, nil
+		}
+		v := make([]byte, 0, len(cur.value)+len(o.it.Value))
+		if o.kind == OpAppend {
+			v = append(append(v, cur.value...), o.it.Value...)
+		} else {
+			v = append(append(v, o.it.Value...), cur.value...)
+		}
+		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: v}
+	case OpIncr, OpDecr:
+		if !live {
+			return ErrNotFound, nil
+		}
+		n, ok := parseCounter(cur.value)
+		if !ok {
+			return ErrNotNumeric, nil
+		}
+		switch {
+		case o.kind == OpIncr:
+			n += o.delta // wraps at 2^64, as memcached does
+		case o.delta > n:
+			n = 0
+		default:
+			n -= o.delta
+		}
+		o.num = n
+		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: strconv.AppendUint(nil, n, 10)}
+	case OpTouch, opGAT:
+		if !live {
+			return ErrNotFound, nil
+		}
+		newRec = record{flags: cur.flags, expires: newRec.expires, cas: cur.cas, updated: cur.updated, value: cur.value}
+		it, err := bt.put(key, newRec, size, physical)
+		o.res = it
+		return nil, err
+	case OpDelete:
+		if physical {
+			if err := bt.del(key, size); err != nil {
+				return nil, err
+			}
+		}
+		if !live {
+			return ErrNotFound, nil
+		}
+		return nil, nil
+	}
+	newRec.cas = bt.nextCAS()
+	_, err = bt.put(key, newRec, size, physical)
+	return nil, err
+}
+
+// parseCounter parses a value as memcached's incr does (safe_strtoull, that
+// is C's strtoull): leading white space, an optional sign, decimal digits
+// below 2^64, then the end or white space. A "-" is accepted only where the
+// result read as a signed number is not negative, so "-0" is 0.
+func parseCounter(v []byte) (uint64, bool) {
+	i := 0
+	for i < len(v) && isSpace(v[i]) {
+		i++
+	}
+	neg := false
+	if i < len(v) && (v[i] == '+' || v[i] == '-') {
+		neg = v[i] == '-'
+		i++
+	}
+	start := i
+	var n uint64
+	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+		d := uint64(v[i] - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	if i == start || (i < len(v) && !isSpace(v[i])) {
+		return 0, false
+	}
+	if neg {
+		n = -n
+		if int64(n) < 0 {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
+
+// flush handles flush_all: at or before now it empties the bucket at once;
+// later it records the deadline, which hides older items once it passes.
+func (bt *batch) flush(tx *bolt.Tx, at int64) error {
+	if at != 0 && at > bt.now {
+		bt.flushAt = at
+		return nil
+	}
+	if err := tx.DeleteBucket(itemsBucket); err != nil {
+		return err
+	}
+	b, err := tx.CreateBucket(itemsBucket)
+	if err != nil {
+		return err
+	}
+	bt.b = b
+	bt.reset, bt.items, bt.bytes, bt.flushAt = true, 0, 0, 0
+	bt.changes = append(bt.changes[:0], change{clear: true})
+	return nil
+}
+
+// flushDue deletes the items a passed flush deadline hid and forgets the
+// deadline, so that a later flush_all cannot bring them back.
+func (bt *batch) flushDue() error {
+	var dead [][]byte
+	c := bt.b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if r, err := decodeRecord(v); err == nil && r.updated <= bt.flushAt {
+			dead = append(dead, append([]byte(nil), k...))
+		}
+	}
+	for _, k := range dead {
+		_, _, size, err := bt.current(k)
+		if err != nil {
+			return err
+		}
+		if err := bt.del(k, size); err != nil {
+			return err
+		}
+	}
+	bt.flushAt = 0
+	return nil
+}
+
+// sweep deletes those of keys that are still dead in this transaction and
+// returns how many it deleted.
+func (bt *batch) sweep(keys []string) (int, error) {
+	n := 0
+	for _, k := range keys {
+		key := []byte(k)
+		_, live, size, err := bt.current(key)
+		if err != nil || live || size == 0 {
+			continue
+		}
+		if err := bt.del(key, size); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
