@@ -232,3 +232,56 @@ func TestPipelinedWritesShareCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsLinesHaveNoSpaceInValues checks every stats line has exactly
+// three space-separated fields, even with a data file whose path has a space.
+func TestStatsLinesHaveNoSpaceInValues(t *testing.T) {
+	st, err := storage.Open(filepath.Join(t.TempDir(), "my data.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(st, server.Options{})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+		<-served
+		st.Close()
+	}()
+	c := dial(t, ln.Addr().String())
+	for _, cmd := range []string{"stats\r\n", "stats settings\r\n"} {
+		if _, err := io.WriteString(c, cmd); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		sawFile := false
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%q: %v", cmd, err)
+			}
+			if line == "END\r\n" {
+				break
+			}
+			f := strings.Split(strings.TrimSuffix(line, "\r\n"), " ")
+			if len(f) != 3 || f[0] != "STAT" || f[2] == "" {
+				t.Errorf("%q: line %q is not STAT <name> <value>", cmd, line)
+			}
+			if f[1] == "data_file" {
+				sawFile = true
+				if !strings.HasSuffix(f[2], "/my%20data.db") {
+					t.Errorf("data_file = %q, want the path with the space as %%20", f[2])
+				}
+			}
+		}
+		if !sawFile {
+			t.Errorf("%q: no data_file line", cmd)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -111,7 +113,7 @@ func (s *Server) generalStats() []stat {
 		{"cache_misses", u(st.CacheMisses)},
 		{"cache_evictions", u(st.CacheEvictions)},
 		// Persistence.
-		{"data_file", st.Path},
+		{"data_file", statValue(st.Path)},
 		{"data_file_bytes", i(st.FileSize)},
 		{"sync_mode", st.Sync.String()},
 		{"commits", u(st.Commits)},
@@ -138,7 +140,7 @@ func (s *Server) settingsStats() []stat {
 		{"idle_timeout", i(int64(s.opts.IdleTimeout / time.Second))},
 		{"tcp_backlog", "1024"},
 		{"evictions", "off"},
-		{"data_file", st.Path},
+		{"data_file", statValue(st.Path)},
 		{"sync_mode", st.Sync.String()},
 	}
 }
@@ -157,6 +159,21 @@ func (s *Server) resetStats() {
 	s.totalConns.Store(0)
 	s.rejectedConns.Store(0)
 	s.st.ResetStats()
+}
+
+// statValue makes s fit a stats line, which clients split on spaces: white
+// space and control bytes are percent-encoded (a data file may be
+// "/srv/my data/cache.db").
+func statValue(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f || c == '%' {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func timeval(tv syscall.Timeval) string {
