@@ -67,7 +67,9 @@ func (s *Store) commitLoop(nextCAS uint64) {
 func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load()}
 	start := time.Now()
+	var txid int
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		txid = tx.ID()
 		bt.b = tx.Bucket(itemsBucket)
 		if bt.flushAt != 0 && bt.now >= bt.flushAt {
 			if err := bt.flushDue(); err != nil {
@@ -108,6 +110,7 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 		for _, o := range ops {
 			o.err, o.res = err, Item{}
 		}
+		s.failIfApplied(txid, err)
 	} else {
 		if bt.reset {
 			s.stats.items.Store(bt.items)
@@ -134,6 +137,27 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 		o.done <- struct{}{}
 	}
 	return bt.cas
+}
+
+// failIfApplied stops the store from taking writes when a commit that
+// failed reached the file anyway: bbolt writes the meta page before its last
+// fdatasync, so a failure there leaves the transaction visible to readers
+// while its callers were told it failed, and the cache was not updated. Such
+// a file cannot be trusted to hold what it shows (after a failed fsync the
+// kernel may have dropped the dirty pages), so writes fail from then on
+// (ErrFailed) and reads go to the file: restart the server to recover. A
+// commit that failed earlier (a full disk, MaxSize) was rolled back by bbolt,
+// and the store goes on.
+func (s *Store) failIfApplied(txid int, cause error) {
+	var last int
+	if err := s.db.View(func(tx *bolt.Tx) error { last = tx.ID(); return nil }); err != nil || last < txid {
+		return
+	}
+	s.failed.Store(&cause)
+	if s.cache != nil {
+		s.cache.clear()
+	}
+	s.opts.Logger.Error("a failed commit reached the file: refusing writes until restart", "file", s.path, "txid", txid)
 }
 
 // current returns the record under key, whether it is live, and the size

@@ -28,6 +28,9 @@ var (
 	ErrTooLarge = errors.New("storage: item too large")
 	// ErrInvalidKey: the key is empty or longer than MaxKeySize.
 	ErrInvalidKey = errors.New("storage: invalid key")
+	// ErrFailed: an earlier commit failed after it reached the file (a
+	// failed fsync), so the store takes no more writes until it is reopened.
+	ErrFailed = errors.New("storage: refusing writes after a failed commit reached the file; restart to recover")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: store closed")
 	// ErrNotOurs: the file is a database, but not one memcached-lite wrote,

@@ -115,7 +115,8 @@ type Store struct {
 	closed atomic.Bool  // set by Close, under mu; read by Get without it
 	queue  chan *op
 
-	flushAt atomic.Int64 // pending flush_all deadline, Unix ns; 0 if none
+	flushAt atomic.Int64          // pending flush_all deadline, Unix ns; 0 if none
+	failed  atomic.Pointer[error] // set by failIfApplied: no more writes
 
 	done     chan struct{} // closed when the committer has exited
 	stopSwp  chan struct{} // closed to stop the sweeper

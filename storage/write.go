@@ -62,6 +62,9 @@ func (s *Store) enqueue(o *op) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	if cause := s.failed.Load(); cause != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, *cause)
+	}
 	s.queue <- o
 	return nil
 }
