@@ -104,7 +104,7 @@ func TestCacheLargeItems(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openTest(t, newFakeClock(), Options{CacheBytes: tc.cacheBytes})
-			v := bytes.Repeat([]byte("x"), tc.valueSize)
+			v := bytes.Repeat([]byte("x"), min(tc.valueSize, s.MaxValueSize(len("big"), 0)))
 			if err := s.Set(Item{Key: "big", Value: v}); err != nil {
 				t.Fatal(err)
 			}

@@ -108,7 +108,7 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 		err = fmt.Errorf("storage: commit %s: %w", s.path, err)
 		s.opts.Logger.Error("commit failed", "file", s.path, "ops", len(ops), "err", err)
 		for _, o := range ops {
-			o.err, o.res = err, Item{}
+			o.err = err
 		}
 		s.failIfApplied(txid, err)
 	} else {
@@ -226,6 +226,9 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		o.num = uint64(n)
 		return nil, err
 	}
+	if o.kind == opGAT {
+		return nil, bt.touchKeys(o)
+	}
 	key := []byte(o.it.Key)
 	cur, live, size, err := bt.current(key)
 	if err != nil {
@@ -236,7 +239,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	switch o.kind {
 	case OpSet, OpAdd, OpReplace, OpCAS:
 		switch {
-		case len(o.it.Value) > bt.s.opts.MaxItemSize:
+		case len(o.it.Value) > bt.s.MaxValueSize(len(key), o.it.Flags):
 			return ErrTooLarge, nil
 		case o.kind == OpAdd && live:
 			return ErrNotStored, nil
@@ -251,7 +254,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		if !live {
 			return ErrNotStored, nil
 		}
-		if len(cur.value)+len(o.it.Value) > bt.s.opts.MaxItemSize {
+		if len(cur.value)+len(o.it.Value) > bt.s.MaxValueSize(len(key), cur.flags) {
 			return ErrTooLarge, nil
 		}
 		v := make([]byte, 0, len(cur.value)+len(o.it.Value))
@@ -279,13 +282,11 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		}
 		o.num = n
 		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: strconv.AppendUint(nil, n, 10)}
-	case OpTouch, opGAT:
+	case OpTouch:
 		if !live {
 			return ErrNotFound, nil
 		}
-		newRec = record{flags: cur.flags, expires: newRec.expires, cas: cur.cas, updated: cur.updated, value: cur.value}
-		it, err := bt.put(key, newRec, size, physical)
-		o.res = it
+		_, err := bt.touch(key, cur, newRec.expires, size)
 		return nil, err
 	case OpDelete:
 		if physical {
@@ -301,6 +302,41 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	newRec.cas = bt.nextCAS()
 	_, err = bt.put(key, newRec, size, physical)
 	return nil, err
+}
+
+// touch sets the expiry of the live record cur under key, keeping its CAS
+// and last update.
+func (bt *batch) touch(key []byte, cur record, expires, size int64) (Item, error) {
+	r := record{flags: cur.flags, expires: expires, cas: cur.cas, updated: cur.updated, value: cur.value}
+	return bt.put(key, r, size, true)
+}
+
+// touchKeys runs a GetAndTouchKeys op: it touches o.keys in order and
+// appends an item per key to o.items, stopping once the values reach gatBytes.
+func (bt *batch) touchKeys(o *op) error {
+	expires, n := unixNano(o.it.Expires), 0
+	for _, k := range o.keys {
+		if n >= gatBytes {
+			break
+		}
+		if !validKey(k) {
+			o.items = append(o.items, Item{})
+			continue
+		}
+		key := []byte(k)
+		cur, live, size, err := bt.current(key)
+		if err != nil || !live {
+			o.items = append(o.items, Item{})
+			continue
+		}
+		it, err := bt.touch(key, cur, expires, size)
+		if err != nil {
+			return err
+		}
+		o.items = append(o.items, it)
+		n += len(it.Value)
+	}
+	return nil
 }
 
 // parseCounter parses a value as memcached's incr does (safe_strtoull, that

@@ -23,8 +23,8 @@ var (
 	ErrCASMismatch = errors.New("storage: cas mismatch")
 	// ErrNotNumeric: incr or decr on a value that is not a decimal uint64.
 	ErrNotNumeric = errors.New("storage: value is not a decimal number")
-	// ErrTooLarge: the value (or the result of append or prepend) exceeds
-	// Options.MaxItemSize.
+	// ErrTooLarge: the value (or the result of append or prepend) is longer
+	// than Store.MaxValueSize allows.
 	ErrTooLarge = errors.New("storage: item too large")
 	// ErrInvalidKey: the key is empty or longer than MaxKeySize.
 	ErrInvalidKey = errors.New("storage: invalid key")

@@ -56,7 +56,8 @@ func (m SyncMode) String() string {
 // Options configures a Store. Each zero field takes the default in its comment.
 type Options struct {
 	CacheBytes    int64            // read cache size in bytes; 0 means 64 MiB, <0 disables it
-	MaxItemSize   int              // largest value; 0 means 1 MiB
+	MaxItemSize   int              // largest item, memcached's -I: see MaxValueSize; 0 means 1 MiB
+	NoCAS         bool             // memcached's -C: items are 8 bytes smaller in the -I arithmetic
 	Sync          SyncMode         // zero value is SyncAlways
 	LockTimeout   time.Duration    // wait for another process's file lock; 0 means 1s
 	SweepInterval time.Duration    // pause between expiry sweeps; 0 means 100ms

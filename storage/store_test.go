@@ -1,7 +1,9 @@
 package storage_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -141,8 +143,14 @@ func TestAppendPrepend(t *testing.T) {
 func TestAppendTooLarge(t *testing.T) {
 	c := newClock()
 	opts := testOptions(c)
-	opts.MaxItemSize = 10
+	opts.MaxItemSize = 1024
 	s, _ := openStore(t, opts)
+	// Key "k" with flags 5 may hold 10 bytes: shrink the limit to that.
+	opts.MaxItemSize -= s.MaxValueSize(1, 5) - 10
+	s, _ = openStore(t, opts)
+	if got := s.MaxValueSize(1, 5); got != 10 {
+		t.Fatalf("MaxValueSize(1, 5) = %d, want 10", got)
+	}
 	mustSet(t, s, storage.Item{Key: "k", Value: []byte("123456"), Flags: 5})
 	before := mustGet(t, s, "k")
 	wantErr(t, "Append past MaxItemSize", s.Append(storage.Item{Key: "k", Value: []byte("12345")}), storage.ErrTooLarge)
@@ -152,8 +160,8 @@ func TestAppendTooLarge(t *testing.T) {
 		t.Fatalf("Append up to MaxItemSize exactly: %v", err)
 	}
 	wantItem(t, s, storage.Item{Key: "k", Value: []byte("1234567890"), Flags: 5})
-	wantErr(t, "Set past MaxItemSize", s.Set(storage.Item{Key: "big", Value: []byte("12345678901")}), storage.ErrTooLarge)
-	wantMissing(t, s, "big")
+	wantErr(t, "Set past MaxItemSize", s.Set(storage.Item{Key: "b", Value: []byte("12345678901"), Flags: 5}), storage.ErrTooLarge)
+	wantMissing(t, s, "b")
 }
 
 func TestCompareAndSwap(t *testing.T) {
@@ -350,6 +358,10 @@ func TestInvalidKey(t *testing.T) {
 		_, incrErr := s.Incr(key, 1)
 		_, decrErr := s.Decr(key, 1)
 		_, gatErr := s.GetAndTouch(key, time.Time{})
+		items, gatKeysErr := s.GetAndTouchKeys([]string{key}, time.Time{}, nil)
+		if gatKeysErr != nil || len(items) != 1 || items[0].Key != "" {
+			t.Errorf("GetAndTouchKeys with a %d-byte key = %v, %v; want one absent item", len(key), items, gatKeysErr)
+		}
 		for name, err := range map[string]error{
 			"Get": getErr, "Set": s.Set(it), "Add": s.Add(it), "Replace": s.Replace(it),
 			"Append": s.Append(it), "Prepend": s.Prepend(it), "CompareAndSwap": s.CompareAndSwap(it),
@@ -544,4 +556,43 @@ func TestStart(t *testing.T) {
 			t.Errorf("cache %v: 5 queued writes took %d commits", cache, c)
 		}
 	}
+}
+
+// TestGetAndTouchKeys checks that a multi-key gat is one commit, answers in
+// the order of the keys, and stops once its values pass 1 MiB.
+func TestGetAndTouchKeys(t *testing.T) {
+	c := newClock()
+	s, _ := openStore(t, testOptions(c))
+	mustSet(t, s, storage.Item{Key: "a", Value: []byte("A"), Flags: 1})
+	mustSet(t, s, storage.Item{Key: "b", Value: []byte("B")})
+	before := s.Stats().Commits
+	exp := c.After(time.Hour)
+	items, err := s.GetAndTouchKeys([]string{"a", "none", "b", "a"}, exp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		got = append(got, it.Key+"="+string(it.Value))
+		if it.Key != "" && !it.Expires.Equal(exp) {
+			t.Errorf("item %q expires %v, want %v", it.Key, it.Expires, exp)
+		}
+	}
+	if want := "[a=A = b=B a=A]"; fmt.Sprint(got) != want {
+		t.Errorf("GetAndTouchKeys = %v, want %s", got, want)
+	}
+	if n := s.Stats().Commits - before; n != 1 {
+		t.Errorf("GetAndTouchKeys of 4 keys made %d commits, want 1", n)
+	}
+
+	big := bytes.Repeat([]byte("x"), 600<<10)
+	for _, k := range []string{"x", "y", "z"} {
+		mustSet(t, s, storage.Item{Key: k, Value: big})
+	}
+	items, err = s.GetAndTouchKeys([]string{"x", "y", "z"}, exp, nil)
+	if err != nil || len(items) != 2 || items[1].Key != "y" {
+		t.Fatalf("GetAndTouchKeys of three 600 KiB values = %d items, %v; want x and y, stopping past 1 MiB", len(items), err)
+	}
+	c.Add(2 * time.Hour)
+	wantMissing(t, s, "a")
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,7 +24,7 @@ const (
 	OpTouch
 	OpDelete
 
-	opGAT   // GetAndTouch
+	opGAT   // GetAndTouchKeys
 	opFlush // FlushAll
 	opSweep // the sweeper's deletes
 )
@@ -35,11 +36,11 @@ type op struct {
 	kind  Op
 	it    Item     // input: key, value, flags, expiry, cas
 	delta uint64   // input: incr/decr
-	keys  []string // input: sweep candidates
+	keys  []string // input: sweep candidates, gat's keys
 
-	res Item   // result: gat's item
-	num uint64 // result: incr/decr's new value
-	err error
+	items []Item // result: gat's items, one per key it got to
+	num   uint64 // result: incr/decr's new value
+	err   error
 
 	done chan struct{}
 }
@@ -86,7 +87,7 @@ func (s *Store) Start(kind Op, it Item, delta uint64) *Pending {
 		return &Pending{err: fmt.Errorf("storage: Start: unknown op %d", kind)}
 	case !validKey(it.Key):
 		return &Pending{err: ErrInvalidKey}
-	case len(it.Value) > s.opts.MaxItemSize:
+	case len(it.Value) > s.MaxValueSize(len(it.Key), it.Flags):
 		return &Pending{err: ErrTooLarge}
 	}
 	return s.start(kind, it, delta)
@@ -117,9 +118,9 @@ func (p *Pending) wait() (Item, uint64, error) {
 	o := p.o
 	p.o, p.err = nil, errWaited
 	<-o.done
-	res, num, err := o.res, o.num, o.err
+	num, err := o.num, o.err
 	release(o)
-	return res, num, err
+	return Item{}, num, err
 }
 
 var errWaited = errors.New("storage: Pending.Wait called twice")
@@ -134,7 +135,7 @@ func (s *Store) write(kind Op, it Item, delta uint64) (Item, uint64, error) {
 	if kind != opFlush && !validKey(it.Key) {
 		return Item{}, 0, ErrInvalidKey
 	}
-	if len(it.Value) > s.opts.MaxItemSize {
+	if len(it.Value) > s.MaxValueSize(len(it.Key), it.Flags) {
 		return Item{}, 0, ErrTooLarge
 	}
 	return s.start(kind, it, delta).wait()
@@ -151,7 +152,7 @@ func (s *Store) Replace(it Item) error { _, _, err := s.write(OpReplace, it, 0);
 
 // Append adds it.Value after the present value, keeping the item's flags and
 // expiry: ErrNotStored if the key is absent, ErrTooLarge if the result would
-// exceed Options.MaxItemSize (the item is then unchanged).
+// exceed MaxValueSize for the item's key and flags (the item is then unchanged).
 func (s *Store) Append(it Item) error { _, _, err := s.write(OpAppend, it, 0); return err }
 
 // Prepend is Append, with it.Value put before the present value.
@@ -185,8 +186,50 @@ func (s *Store) Touch(key string, expires time.Time) error {
 // GetAndTouch sets the expiry of the item under key and returns the item
 // (with its new expiry): ErrNotFound if absent.
 func (s *Store) GetAndTouch(key string, expires time.Time) (Item, error) {
-	it, _, err := s.write(opGAT, Item{Key: key, Expires: expires}, 0)
-	return it, err
+	if !validKey(key) {
+		return Item{}, ErrInvalidKey
+	}
+	items, err := s.GetAndTouchKeys([]string{key}, expires, nil)
+	if err != nil {
+		return Item{}, err
+	}
+	if items[0].Key == "" {
+		return Item{}, ErrNotFound
+	}
+	return items[0], nil
+}
+
+// gatBytes bounds the values one GetAndTouchKeys call returns, and so the
+// memory one multi-key gat holds: a transaction keeps every record it
+// writes until it commits.
+const gatBytes = 1 << 20
+
+// GetAndTouchKeys sets the expiry of each live item among keys, all in one
+// commit, and appends the items (with their new expiry) to dst in the order
+// of keys: a zero Item (empty Key) for a key that is absent. To bound memory
+// it stops after the key whose value takes the values past about 1 MiB, so
+// it may return fewer items than keys: call it again with the rest. A key
+// that is not valid counts as absent.
+func (s *Store) GetAndTouchKeys(keys []string, expires time.Time, dst []Item) ([]Item, error) {
+	if !slices.ContainsFunc(keys, validKey) {
+		for range keys {
+			dst = append(dst, Item{})
+		}
+		return dst, nil
+	}
+	o := opPool.Get().(*op)
+	o.kind, o.keys, o.it.Expires, o.items = opGAT, keys, expires, dst
+	if err := s.enqueue(o); err != nil {
+		release(o)
+		return dst, err
+	}
+	<-o.done
+	items, err := o.items, o.err
+	release(o)
+	if err != nil {
+		return dst, err
+	}
+	return items, nil
 }
 
 // Delete removes the item under key: ErrNotFound if absent.

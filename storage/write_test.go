@@ -80,7 +80,8 @@ func TestGroupCommit(t *testing.T) {
 // TestBatchResults checks that ops in one batch see each other's effects in
 // order and each get their own result.
 func TestBatchResults(t *testing.T) {
-	s, release := stalledStore(t, Options{MaxItemSize: 8})
+	// Values of key "n" (flags 0) may be 12 bytes long.
+	s, release := stalledStore(t, Options{MaxItemSize: itemHeader + casSize + len("n") + 12})
 	steps := []struct {
 		o    *op
 		want error
@@ -89,7 +90,7 @@ func TestBatchResults(t *testing.T) {
 		{o: &op{kind: OpAdd, it: Item{Key: "n", Value: []byte("1")}}},
 		{o: &op{kind: OpAdd, it: Item{Key: "n", Value: []byte("2")}}, want: ErrNotStored},
 		{o: &op{kind: OpIncr, it: Item{Key: "n"}, delta: 9}, num: 10},
-		{o: &op{kind: OpAppend, it: Item{Key: "n", Value: []byte("0000000")}}, want: ErrTooLarge},
+		{o: &op{kind: OpAppend, it: Item{Key: "n", Value: []byte("00000000000")}}, want: ErrTooLarge},
 		{o: &op{kind: OpAppend, it: Item{Key: "n", Value: []byte("0")}}},
 		{o: &op{kind: OpDecr, it: Item{Key: "n"}, delta: 1}, num: 99},
 		{o: &op{kind: OpCAS, it: Item{Key: "n", Value: []byte("c"), CAS: 1}}, want: ErrCASMismatch}, // 1 is first's
