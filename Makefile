@@ -30,9 +30,15 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-bench:
+bench: bench-tools
 	$(MAKE) --no-print-directory build bench-go
 	./$(BIN) bench suite --results results
+
+# bench-tools: what the suite runs besides memcached-lite (memcached, memaslap,
+# redis-server, redis-benchmark), installed with apt-get when root.
+.PHONY: bench-tools
+bench-tools:
+	.ci/bench-tools
 
 .PHONY: bench-go
 bench-go:

@@ -64,10 +64,6 @@ func (s *suite) runCold(ctx context.Context) {
 	if !s.cfg.uses("memcached") || ctx.Err() != nil {
 		return
 	}
-	if s.tools.memcached == "" {
-		s.skip(groupLoad, t.load, srvMemcached, "bench", "memcached not installed")
-		return
-	}
 	p, err := s.startMemcached(ctx, "memcached-1m")
 	if err != nil {
 		s.fail(groupLoad, t.load, srvMemcached, "bench", err)

@@ -6,10 +6,9 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +22,9 @@ type suiteTools struct {
 	redisBenchmark string
 }
 
-// findSuiteTools looks the tools up on PATH. If some are missing and install
-// is set and we are root with apt-get, it installs their packages first.
-func findSuiteTools(ctx context.Context, install bool, log io.Writer) suiteTools {
+// findSuiteTools looks the tools up on PATH. It installs nothing: make
+// bench-tools does that.
+func findSuiteTools() suiteTools {
 	look := func(names ...string) string {
 		for _, n := range names {
 			if p, err := exec.LookPath(n); err == nil {
@@ -34,44 +33,51 @@ func findSuiteTools(ctx context.Context, install bool, log io.Writer) suiteTools
 		}
 		return ""
 	}
-	find := func() suiteTools {
-		return suiteTools{
-			memcached:      look("memcached"),
-			memaslap:       look("memcaslap", "memaslap"),
-			redisServer:    look("redis-server"),
-			redisBenchmark: look("redis-benchmark"),
+	return suiteTools{
+		memcached:      look("memcached"),
+		memaslap:       look("memcaslap", "memaslap"),
+		redisServer:    look("redis-server"),
+		redisBenchmark: look("redis-benchmark"),
+	}
+}
+
+// missing returns an error naming the tools that the workloads and servers
+// cfg selects need and t lacks, or nil.
+func (t suiteTools) missing(cfg *suiteConfig) error {
+	var e missingToolsError
+	need := func(path, program, pkg string) {
+		if path == "" {
+			e.programs = append(e.programs, program)
+			if !slices.Contains(e.packages, pkg) {
+				e.packages = append(e.packages, pkg)
+			}
 		}
 	}
-	t := find()
-	var pkgs []string
-	if t.memcached == "" {
-		pkgs = append(pkgs, "memcached")
+	if cfg.uses("memcached") { // every workload runs against it
+		need(t.memcached, "memcached", "memcached")
 	}
-	if t.memaslap == "" {
-		pkgs = append(pkgs, "libmemcached-tools")
+	if cfg.runs("memaslap") && slices.ContainsFunc([]string{"ml-always", "ml-none", "memcached"}, cfg.uses) {
+		need(t.memaslap, "memcaslap (or memaslap)", "libmemcached-tools")
 	}
-	if t.redisServer == "" || t.redisBenchmark == "" {
-		pkgs = append(pkgs, "redis-server", "redis-tools")
+	if cfg.uses("redis") && slices.ContainsFunc([]string{"get-hit", "set", "large"}, cfg.runs) {
+		need(t.redisServer, "redis-server", "redis-server")
+		need(t.redisBenchmark, "redis-benchmark", "redis-tools")
 	}
-	if len(pkgs) == 0 || !install {
-		return t
+	if len(e.programs) == 0 {
+		return nil
 	}
-	apt, err := exec.LookPath("apt-get")
-	if err != nil || os.Geteuid() != 0 {
-		fmt.Fprintf(log, "suite: %s missing and not installable here (needs root and apt-get); their rows are skipped\n", strings.Join(pkgs, ", "))
-		return t
-	}
-	fmt.Fprintf(log, "suite: installing %s with apt-get\n", strings.Join(pkgs, " "))
-	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq"}, pkgs...)} {
-		cmd := exec.CommandContext(ctx, apt, args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(log, "suite: apt-get %s: %v\n", args[0], err)
-			break
-		}
-	}
-	return find()
+	return &e
+}
+
+// A missingToolsError names the programs a suite run needs and could not
+// find on PATH, and the Debian packages that hold them.
+type missingToolsError struct {
+	programs []string
+	packages []string
+}
+
+func (e *missingToolsError) Error() string {
+	return fmt.Sprintf("missing %s (Debian packages %s)", strings.Join(e.programs, ", "), strings.Join(e.packages, " "))
 }
 
 // suiteToolVersion returns the first line a program prints for its version flag.

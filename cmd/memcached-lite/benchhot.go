@@ -82,15 +82,6 @@ func (s *suite) runHot(ctx context.Context, server, key string, start func() (*s
 		return
 	}
 	durable := server == srvLiteAlways
-	if key == "memcached" && s.tools.memcached == "" {
-		for _, w := range todo {
-			s.skip(w.group(durable), hotTitle(w.group(durable)), server, "bench", "memcached not installed")
-		}
-		if memaslapToo {
-			s.skip(groupMemaslap, titleMemaslap, server, "memaslap", "memcached not installed")
-		}
-		return
-	}
 	p, err := start()
 	if err != nil {
 		for _, w := range todo {
@@ -153,10 +144,6 @@ func suiteBenchRow(group, title, server string, results []benchResult, runs []fl
 
 // runMemaslap runs memaslap's 90/10 mix against addr.
 func (s *suite) runMemaslap(ctx context.Context, server, addr string) {
-	if s.tools.memaslap == "" {
-		s.skip(groupMemaslap, titleMemaslap, server, "memaslap", "memaslap not installed")
-		return
-	}
 	cfgPath := filepath.Join(s.tmp, "memaslap.cfg")
 	if err := os.WriteFile(cfgPath, []byte(memaslapConfig), 0o644); err != nil {
 		s.fail(groupMemaslap, titleMemaslap, server, "memaslap", err)
@@ -195,12 +182,6 @@ func (s *suite) runRedis(ctx context.Context) {
 		}
 	}
 	if !s.cfg.uses("redis") || len(todo) == 0 || ctx.Err() != nil {
-		return
-	}
-	if s.tools.redisServer == "" || s.tools.redisBenchmark == "" {
-		for _, w := range todo {
-			s.skip(w.group, hotTitle(w.group), srvRedis, "redis-benchmark", "redis not installed")
-		}
 		return
 	}
 	dir := filepath.Join(s.tmp, "redis")

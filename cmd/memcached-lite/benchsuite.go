@@ -26,13 +26,14 @@ func benchSuiteCommand() *cli.Command {
 		Description: "Starts each server on a free loopback port, one at a time: memcached-lite --sync always,\n" +
 			"memcached-lite --sync none, memcached (-m 1024 -t <cores>) and redis-server (appendfsync always);\n" +
 			"runs the same workloads against each, and prints one table with every figure (the median\n" +
-			"of --repeat runs), its ratio to the workload's anchor and the issue's targets. Also writes\n" +
+			"of --repeat runs), its ratio to the workload's anchor and the targets. Also writes\n" +
 			"the table as suite.json and suite.md under --results, with the servers' logs in logs/.\n" +
 			"Workloads: get-hit (64 conns), set (50), mix 90/10 (50), large 64 KiB set and get (8),\n" +
 			"memaslap 90/10 mix (cross-check with another tool), cold (1M keys: load, restart with\n" +
 			"-m 64, random GETs from the file; anonymous RSS; start to first reply).\n" +
-			"Installs memcached, libmemcached-tools and redis-server with apt-get when they are\n" +
-			"missing and it runs as root. Stops every server it started, also on Ctrl-C.",
+			"Needs memcached, memaslap (libmemcached-tools), redis-server and redis-benchmark on PATH\n" +
+			"for the servers and workloads it runs (make bench-tools installs them). Stops every\n" +
+			"server it started, also on Ctrl-C.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "results", Value: "results", EnvVars: env("SUITE_RESULTS"), Usage: "directory for suite.json, suite.md and logs/"},
 			&cli.StringFlag{Name: "bin", EnvVars: env("SUITE_BIN"), Usage: "memcached-lite binary to test (default: this one)"},
@@ -42,7 +43,6 @@ func benchSuiteCommand() *cli.Command {
 			&cli.IntFlag{Name: "cold-keys", Value: 1_000_000, EnvVars: env("SUITE_COLD_KEYS"), Usage: "keys written for the cold-read and memory figures"},
 			&cli.StringSliceFlag{Name: "only", EnvVars: env("SUITE_ONLY"), Usage: "workloads to run: get-hit, set, mix, large, memaslap, cold (default: all)"},
 			&cli.StringSliceFlag{Name: "servers", EnvVars: env("SUITE_SERVERS"), Usage: "servers to run: ml-always, ml-none, memcached, redis (default: all)"},
-			&cli.BoolFlag{Name: "install", Value: true, EnvVars: env("SUITE_INSTALL"), Usage: "apt-get install missing tools when root (--install=false: never)"},
 			&cli.BoolFlag{Name: "strict", EnvVars: env("SUITE_STRICT"), Usage: "exit 1 if a target is missed"},
 		},
 		Action: runSuiteCommand,
@@ -59,9 +59,8 @@ type suiteConfig struct {
 	coldKeys int
 	only     map[string]bool // workloads; empty: all
 	servers  map[string]bool // servers; empty: all
-	install  bool
-	log      io.Writer // progress and the servers' complaints
-	progress io.Writer // the bench progress line; nil: none
+	log      io.Writer       // progress and the servers' complaints
+	progress io.Writer       // the bench progress line; nil: none
 }
 
 // suiteWorkloads and suiteServers are the names --only and --servers take.
@@ -76,7 +75,6 @@ func suiteFlags(c *cli.Context) (suiteConfig, error) {
 		warmup:   c.Duration("warmup"),
 		repeat:   c.Int("repeat"),
 		coldKeys: c.Int("cold-keys"),
-		install:  c.Bool("install"),
 		log:      c.App.ErrWriter,
 	}
 	if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
@@ -134,6 +132,9 @@ func runSuiteCommand(c *cli.Context) error {
 		return err
 	}
 	rep, err := runSuite(c.Context, cfg)
+	if _, ok := errors.AsType[*missingToolsError](err); ok {
+		return fmt.Errorf("%w: make bench-tools installs them; or leave out what needs them with --servers and --only", err)
+	}
 	if rep.Rows != nil {
 		fmt.Fprintln(c.App.Writer)
 		for _, h := range rep.Header {
@@ -212,7 +213,10 @@ func runSuite(ctx context.Context, cfg suiteConfig) (suiteReport, error) {
 	}
 	s.tmp = tmp
 	defer os.RemoveAll(tmp) // best effort: it is under the temp dir
-	s.tools = findSuiteTools(ctx, cfg.install, cfg.log)
+	s.tools = findSuiteTools()
+	if err := s.tools.missing(&cfg); err != nil {
+		return suiteReport{}, err
+	}
 	s.versions = [2]string{suiteToolVersion(ctx, s.tools.memcached, "-V"), suiteToolVersion(ctx, s.tools.redisServer, "--version")}
 
 	s.runHot(ctx, srvLiteAlways, "ml-always", func() (*suiteProc, error) {
@@ -249,11 +253,6 @@ func (s *suite) fail(group, workload, server, tool string, err error) {
 	s.logf("%s / %s: %v", workload, server, err)
 	s.failed = append(s.failed, fmt.Errorf("%s / %s: %w", workload, server, err))
 	s.rows = append(s.rows, suiteRow{Group: group, Workload: workload, Server: server, Tool: tool, Note: "failed, see log"})
-}
-
-// skip records a measurement left out for want of a tool.
-func (s *suite) skip(group, workload, server, tool, why string) {
-	s.rows = append(s.rows, suiteRow{Group: group, Workload: workload, Server: server, Tool: tool, Note: why})
 }
 
 func (s *suite) startMemcached(ctx context.Context, logName string) (*suiteProc, error) {

@@ -220,3 +220,37 @@ func TestSuiteSmoke(t *testing.T) {
 		}
 	}
 }
+
+func TestSuiteToolsMissing(t *testing.T) {
+	set := func(names ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	all := suiteTools{memcached: "/m", memaslap: "/ms", redisServer: "/rs", redisBenchmark: "/rb"}
+	for _, tc := range []struct {
+		name          string
+		tools         suiteTools
+		only, servers map[string]bool
+		want          string // the error; "" for none
+	}{
+		{"all present", all, nil, nil, ""},
+		{"none, memcached-lite only", suiteTools{}, set("get-hit", "cold"), set("ml-always", "ml-none"), ""},
+		{"none, all", suiteTools{}, nil, nil, "missing memcached, memcaslap (or memaslap), redis-server, redis-benchmark (Debian packages memcached libmemcached-tools redis-server redis-tools)"},
+		{"memaslap against memcached-lite", suiteTools{}, set("memaslap"), set("ml-none"), "missing memcaslap (or memaslap) (Debian packages libmemcached-tools)"},
+		{"redis without its workloads", suiteTools{}, set("mix", "cold"), set("redis"), ""},
+		{"redis-benchmark only", suiteTools{redisServer: "/rs"}, set("set"), set("redis"), "missing redis-benchmark (Debian packages redis-tools)"},
+	} {
+		cfg := suiteConfig{only: tc.only, servers: tc.servers}
+		err := tc.tools.missing(&cfg)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%s: missing = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

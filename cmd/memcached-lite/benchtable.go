@@ -88,7 +88,7 @@ func suiteAnchor(group string) (anchorGroup, server string) {
 	return "", ""
 }
 
-// A suiteTarget is a goal from the issue, checked against one row.
+// A suiteTarget is a goal the project set, checked against one row.
 type suiteTarget struct {
 	group, server string
 	text          string
