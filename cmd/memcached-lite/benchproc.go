@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -38,9 +36,9 @@ type suiteProc struct {
 	waitErr error         // valid once exited is closed
 }
 
-// startSuiteProc starts bin with args, its output going to logPath (and through
-// watch, if not nil). It does not wait for the server to be ready.
-func startSuiteProc(name, bin string, args []string, logPath string, watch *liteReadyWatcher) (*suiteProc, error) {
+// startSuiteProc starts bin with args, its output going to logPath. It does
+// not wait for the server to be ready.
+func startSuiteProc(name, bin string, args []string, logPath string) (*suiteProc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -48,10 +46,6 @@ func startSuiteProc(name, bin string, args []string, logPath string, watch *lite
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	if watch != nil {
-		watch.out = logf
-		cmd.Stderr = watch
-	}
 	cmd.SysProcAttr = suiteDieWithParent()
 	p := &suiteProc{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	p.started = time.Now()
@@ -124,79 +118,13 @@ func procRSSAnon(pid int) (int64, error) {
 	return 0, errors.New("no RssAnon in /proc/PID/status")
 }
 
-// A liteReadyWatcher copies a memcached-lite server's log to out and watches
-// for its "listening" line, whose addr= field it sends on addr, once.
-type liteReadyWatcher struct {
-	out  io.Writer
-	addr chan string
-	mu   sync.Mutex
-	line []byte
-	sent bool
-}
-
-func newLiteReadyWatcher() *liteReadyWatcher { return &liteReadyWatcher{addr: make(chan string, 1)} }
-
-func (w *liteReadyWatcher) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.sent {
-		w.line = append(w.line, b...)
-		for {
-			i := bytes.IndexByte(w.line, '\n')
-			if i < 0 {
-				break
-			}
-			if addr, ok := liteListeningAddr(string(w.line[:i])); ok {
-				w.addr <- addr
-				w.sent, w.line = true, nil
-				break
-			}
-			w.line = w.line[i+1:]
-		}
-	}
-	return w.out.Write(b)
-}
-
-// liteListeningAddr returns the addr= field of memcached-lite's ready line.
-func liteListeningAddr(line string) (string, bool) {
-	if !strings.Contains(line, `msg="memcached-lite listening"`) {
-		return "", false
-	}
-	for f := range strings.FieldsSeq(line) {
-		if v, ok := strings.CutPrefix(f, "addr="); ok {
-			return v, true
-		}
-	}
-	return "", false
-}
-
-// startSuiteLite starts bin (memcached-lite) with server flags on a free port
-// and waits for its first reply to version.
+// startSuiteLite starts bin (memcached-lite) with server flags on a free
+// loopback port and waits until it answers version: the protocol says when
+// it is ready, not a line in its log.
 func startSuiteLite(ctx context.Context, name, bin, logPath string, serverArgs ...string) (*suiteProc, error) {
-	watch := newLiteReadyWatcher()
-	args := append([]string{"server", "-p", "0", "-l", "127.0.0.1"}, serverArgs...)
-	p, err := startSuiteProc(name, bin, args, logPath, watch)
-	if err != nil {
-		return nil, err
-	}
-	t := time.NewTimer(suiteStartTimeout)
-	defer t.Stop()
-	select {
-	case p.addr = <-watch.addr:
-	case <-p.exited:
-		err = errSuiteExited
-	case <-t.C:
-		err = fmt.Errorf("no listening line within %v", suiteStartTimeout)
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err == nil {
-		err = waitSuiteVersion(ctx, p)
-	}
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start %s: %w\n%s", name, err, p.logTail()), p.stop())
-	}
-	return p, nil
+	return startSuiteDaemon(ctx, name, bin, logPath, func(port string) []string {
+		return append([]string{"server", "-p", port, "-l", "127.0.0.1"}, serverArgs...)
+	}, "version\r\n", "VERSION ")
 }
 
 // startSuiteDaemon starts bin with args(port) on a free loopback port and waits
@@ -208,7 +136,7 @@ func startSuiteDaemon(ctx context.Context, name, bin, logPath string, args func(
 		if err != nil {
 			return nil, err
 		}
-		p, err := startSuiteProc(name, bin, args(port), logPath, nil)
+		p, err := startSuiteProc(name, bin, args(port), logPath)
 		if err != nil {
 			return nil, err
 		}
@@ -235,15 +163,12 @@ func suiteFreePort() (string, error) {
 	return port, ln.Close()
 }
 
-func waitSuiteVersion(ctx context.Context, p *suiteProc) error {
-	return waitSuiteReply(ctx, p, "version\r\n", "VERSION ")
-}
-
 // waitSuiteReply sends ping to p until a reply starts with pong, and sets
-// p.ready. The pause between tries grows from 1ms to 50ms.
+// p.ready. The pause between tries grows from 1ms to 10ms: p.ready is the
+// start-up figure, so it may overshoot by no more than that.
 func waitSuiteReply(ctx context.Context, p *suiteProc, ping, pong string) error {
 	deadline := p.started.Add(suiteStartTimeout)
-	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+	for pause := time.Millisecond; ; pause = min(2*pause, 10*time.Millisecond) {
 		err := suiteAsk(p.addr, ping, pong)
 		if err == nil {
 			p.ready = time.Since(p.started)

@@ -142,19 +142,6 @@ Run time: 3.0s Ops: 257548 TPS: 85823 Net_rate: 12.9M/s
 	}
 }
 
-func TestLiteListeningAddr(t *testing.T) {
-	for _, tc := range []struct {
-		line, want string
-	}{
-		{`time=2026-11-21T20:16:57.459Z level=INFO msg="memcached-lite listening" addr=127.0.0.1:43677 data=/tmp/x.db items=0 sync=none pid=5426`, "127.0.0.1:43677"},
-		{`time=2026-11-21T20:16:57.459Z level=INFO msg="shutting down" addr=127.0.0.1:43677`, ""},
-	} {
-		if got, _ := liteListeningAddr(tc.line); got != tc.want {
-			t.Errorf("liteListeningAddr(%q) = %q, want %q", tc.line, got, tc.want)
-		}
-	}
-}
-
 func TestShortCount(t *testing.T) {
 	for n, want := range map[int]string{1_000_000: "1M", 2_000_000: "2M", 10_000: "10k", 1234: "1234", 1_500_000: "1500k"} {
 		if got := shortCount(n); got != want {
