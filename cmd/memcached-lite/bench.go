@@ -2,14 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
+
+	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
 func benchCommand() *cli.Command {
@@ -48,73 +49,60 @@ func benchCommand() *cli.Command {
 	}
 }
 
-// benchFlags maps the bench flags to a config: the one place that reads them.
-func benchFlags(c *cli.Context) (benchConfig, error) {
-	cfg := benchConfig{
-		addr:      c.String("server"),
-		conns:     c.Int("conns"),
-		keys:      c.Int("keys"),
-		keyPrefix: c.String("key-prefix"),
-		valueSize: c.Int("value-size"),
-		pipeline:  c.Int("pipeline"),
-		duration:  c.Duration("duration"),
-		requests:  c.Int("requests"),
-		warmup:    c.Duration("warmup"),
-		load:      c.Bool("load") || c.Bool("load-only"),
-		loadOnly:  c.Bool("load-only"),
-		errOut:    c.App.ErrWriter,
+// benchFlags maps the bench flags to a checked loadgen.Config: the one
+// place that reads them.
+func benchFlags(c *cli.Context) (loadgen.Config, error) {
+	cfg := loadgen.Config{
+		Addr:      c.String("server"),
+		Conns:     c.Int("conns"),
+		Keys:      c.Int("keys"),
+		KeyPrefix: c.String("key-prefix"),
+		ValueSize: c.Int("value-size"),
+		Pipeline:  c.Int("pipeline"),
+		Duration:  c.Duration("duration"),
+		Requests:  c.Int("requests"),
+		Warmup:    c.Duration("warmup"),
+		Load:      c.Bool("load") || c.Bool("load-only"),
+		LoadOnly:  c.Bool("load-only"),
+		ErrOut:    c.App.ErrWriter,
 	}
 	var err error
-	cfg.getWeight, cfg.setWeight, err = parseRatio(c.String("ratio"))
+	cfg.GetWeight, cfg.SetWeight, err = loadgen.ParseRatio(c.String("ratio"))
 	if err != nil {
 		return cfg, fmt.Errorf("--ratio %q: %w", c.String("ratio"), err)
 	}
 	if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		cfg.progress = f
+		cfg.Progress = f
 	}
-	return cfg, cfg.check()
+	if ce, ok := errors.AsType[*loadgen.ConfigError](cfg.Check()); ok {
+		return cfg, fmt.Errorf("%s %s: %s", benchFlagName(ce.Field), ce.Value, ce.Msg)
+	}
+	return cfg, nil
 }
 
-// check reports the first setting that cannot work.
-func (cfg *benchConfig) check() error {
-	switch {
-	case cfg.conns < 1:
-		return fmt.Errorf("-c %d: want at least 1", cfg.conns)
-	case cfg.keys < 1:
-		return fmt.Errorf("--keys %d: want at least 1", cfg.keys)
-	case cfg.valueSize < 0 || cfg.valueSize > benchMaxValue:
-		return fmt.Errorf("--value-size %d: want 0 to %d", cfg.valueSize, benchMaxValue)
-	case cfg.pipeline < 1:
-		return fmt.Errorf("--pipeline %d: want at least 1", cfg.pipeline)
-	case cfg.requests < 0:
-		return fmt.Errorf("-n %d: want 0 or more", cfg.requests)
-	case cfg.requests == 0 && cfg.duration <= 0 && !cfg.loadOnly:
-		return fmt.Errorf("-d %v: want a positive duration, or -n", cfg.duration)
-	case cfg.warmup < 0:
-		return fmt.Errorf("--warmup %v: want 0 or more", cfg.warmup)
+// benchFlagName names the flag that sets a loadgen.Config field.
+func benchFlagName(field string) string {
+	switch field {
+	case "Conns":
+		return "-c"
+	case "Keys":
+		return "--keys"
+	case "KeyPrefix":
+		return "--key-prefix"
+	case "ValueSize":
+		return "--value-size"
+	case "GetWeight", "SetWeight":
+		return "--ratio"
+	case "Pipeline":
+		return "--pipeline"
+	case "Duration":
+		return "-d"
+	case "Requests":
+		return "-n"
+	case "Warmup":
+		return "--warmup"
 	}
-	if n := len(cfg.keyPrefix) + len(strconv.Itoa(cfg.keys-1)); n > 250 {
-		return fmt.Errorf("--key-prefix %q: keys would be %d bytes, over memcached's 250", cfg.keyPrefix, n)
-	}
-	if strings.ContainsAny(cfg.keyPrefix, " \t\r\n\x00") {
-		return fmt.Errorf("--key-prefix %q: keys may not hold spaces or control bytes", cfg.keyPrefix)
-	}
-	return nil
-}
-
-// parseRatio parses "get:set", two non-negative weights, not both zero.
-func parseRatio(s string) (get, set int, err error) {
-	g, st, ok := strings.Cut(s, ":")
-	if ok {
-		get, err = strconv.Atoi(g)
-	}
-	if ok && err == nil {
-		set, err = strconv.Atoi(st)
-	}
-	if !ok || err != nil || get < 0 || set < 0 || get+set == 0 || get+set > 1<<30 {
-		return 0, 0, fmt.Errorf("want get:set weights such as 90:10")
-	}
-	return get, set, nil
+	return field
 }
 
 func runBenchCommand(c *cli.Context) error {
@@ -125,7 +113,7 @@ func runBenchCommand(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := runBench(c.Context, cfg)
+	res, err := loadgen.Run(c.Context, cfg)
 	if err != nil {
 		return err
 	}
@@ -134,7 +122,7 @@ func runBenchCommand(c *cli.Context) error {
 		enc.SetIndent("", "  ")
 		err = enc.Encode(res)
 	} else {
-		err = res.writeText(c.App.Writer)
+		err = res.WriteText(c.App.Writer)
 	}
 	if err == nil && res.Errors > 0 {
 		err = fmt.Errorf("%d requests got a wrong reply or none", res.Errors)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
 // coldTitles are the titles of the groups measured with --cold-keys keys.
@@ -47,15 +49,15 @@ func (s *suite) runCold(ctx context.Context) {
 	}
 	keys := s.cfg.coldKeys
 	t := newColdTitles(keys)
-	load := func(addr string) (benchResult, error) {
+	load := func(addr string) (loadgen.Result, error) {
 		// Pipelined: the load is not what is measured. (256 connections
 		// made memcached-lite's load four times slower than 64.)
-		return runBench(ctx, benchConfig{addr: addr, conns: 64, keys: keys, keyPrefix: "c:", valueSize: 100,
-			getWeight: 1, pipeline: 1, load: true, loadOnly: true, errOut: s.cfg.log, progress: s.cfg.progress})
+		return loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: 64, Keys: keys, KeyPrefix: "c:", ValueSize: 100,
+			GetWeight: 1, Pipeline: 1, LoadOnly: true, ErrOut: s.cfg.log, Progress: s.cfg.progress})
 	}
-	getPass := func(addr string) benchConfig {
-		return benchConfig{addr: addr, conns: 64, keys: keys, keyPrefix: "c:", valueSize: 100,
-			getWeight: 1, pipeline: 1, duration: s.cfg.duration}
+	getPass := func(addr string) loadgen.Config {
+		return loadgen.Config{Addr: addr, Conns: 64, Keys: keys, KeyPrefix: "c:", ValueSize: 100,
+			GetWeight: 1, Pipeline: 1, Duration: s.cfg.duration}
 	}
 	liteNone, liteAlways := srvLiteNone+" -m 64", srvLiteAlways+" -m 64"
 	if s.cfg.uses("ml-always") {
@@ -77,11 +79,11 @@ func (s *suite) runCold(ctx context.Context) {
 	}
 	s.rows = append(s.rows, suiteLoadRow(t.load, srvMemcached, res))
 	s.rssRow(groupRSSLoad, t.rssLoad, srvMemcached+" -m 1024", p.pid())
-	s.runBenchRows(ctx, groupGet1M, t.get, srvMemcached, func(int) benchConfig { return getPass(p.addr) })
+	s.runBenchRows(ctx, groupGet1M, t.get, srvMemcached, func(int) loadgen.Config { return getPass(p.addr) })
 	s.rssRow(groupRSSGet, t.rssGet, srvMemcached+" -m 1024 (no restart)", p.pid())
 }
 
-func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (benchResult, error), getPass func(string) benchConfig, liteNone, liteAlways string) {
+func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (loadgen.Result, error), getPass func(string) loadgen.Config, liteNone, liteAlways string) {
 	data := filepath.Join(s.tmp, "cold.db")
 	p, err := startSuiteLite(ctx, liteNone, s.cfg.bin, s.logPath("ml-cold-load"), "--data", data, "--sync", "none", "-m", "64")
 	if err != nil {
@@ -100,7 +102,7 @@ func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (b
 	s.stop(p)
 	s.logf("%s stopped in %v after the load", liteNone, time.Since(stopStart).Round(time.Millisecond))
 
-	var results []benchResult
+	var results []loadgen.Result
 	var runs, startup, rss []float64
 	for rep := range s.cfg.repeat {
 		if ctx.Err() != nil {
@@ -112,7 +114,7 @@ func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (b
 			return
 		}
 		startup = append(startup, float64(p.ready)/float64(time.Millisecond))
-		res, err := runBench(ctx, getPass(p.addr))
+		res, err := loadgen.Run(ctx, getPass(p.addr))
 		var after int64
 		if err == nil {
 			after, err = procRSSAnon(p.pid())
@@ -133,7 +135,7 @@ func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (b
 	s.rows = append(s.rows, suiteRow{Group: groupStartup, Workload: t.startup, Server: liteAlways, Tool: "proc", Unit: "ms", Value: m, Runs: startup})
 }
 
-func suiteLoadRow(title, server string, res benchResult) suiteRow {
+func suiteLoadRow(title, server string, res loadgen.Result) suiteRow {
 	rate := float64(res.Loaded) / res.LoadSeconds
 	return suiteRow{Group: groupLoad, Workload: title, Server: server, Tool: "bench", Unit: "sets/s",
 		Value: rate, Runs: []float64{rate}, Errors: res.Errors}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
 // A hotWorkload is a bench run against a memcached-protocol server.
@@ -95,11 +97,11 @@ func (s *suite) runHot(ctx context.Context, server, key string, start func() (*s
 		if ctx.Err() != nil {
 			return
 		}
-		s.runBenchRows(ctx, w.group(durable), hotTitle(w.group(durable)), server, func(rep int) benchConfig {
-			return benchConfig{
-				addr: p.addr, conns: w.conns, keys: w.keys, keyPrefix: w.prefix, valueSize: w.size,
-				getWeight: w.get, setWeight: w.set, pipeline: 1,
-				duration: s.cfg.duration, warmup: s.cfg.warmup, load: w.load && rep == 0,
+		s.runBenchRows(ctx, w.group(durable), hotTitle(w.group(durable)), server, func(rep int) loadgen.Config {
+			return loadgen.Config{
+				Addr: p.addr, Conns: w.conns, Keys: w.keys, KeyPrefix: w.prefix, ValueSize: w.size,
+				GetWeight: w.get, SetWeight: w.set, Pipeline: 1,
+				Duration: s.cfg.duration, Warmup: s.cfg.warmup, Load: w.load && rep == 0,
 			}
 		})
 	}
@@ -109,19 +111,19 @@ func (s *suite) runHot(ctx context.Context, server, key string, start func() (*s
 }
 
 // runBenchRows runs the bench cfg(rep) --repeat times and adds the row.
-func (s *suite) runBenchRows(ctx context.Context, group, title, server string, cfg func(rep int) benchConfig) {
-	var results []benchResult
+func (s *suite) runBenchRows(ctx context.Context, group, title, server string, cfg func(rep int) loadgen.Config) {
+	var results []loadgen.Result
 	var runs []float64
 	for rep := range s.cfg.repeat {
 		c := cfg(rep)
-		c.errOut, c.progress = s.cfg.log, s.cfg.progress
-		res, err := runBench(ctx, c)
+		c.ErrOut, c.Progress = s.cfg.log, s.cfg.progress
+		res, err := loadgen.Run(ctx, c)
 		if err != nil {
 			s.fail(group, title, server, "bench", err)
 			return
 		}
 		s.logf("%s / %s: run %d/%d: %.0f ops/s, p99 %s, hits %.1f%%, errors %d",
-			title, server, rep+1, s.cfg.repeat, res.OpsPerSec, fmtMicros(res.All.P99US), 100*res.HitRatio, res.Errors)
+			title, server, rep+1, s.cfg.repeat, res.OpsPerSec, loadgen.FormatMicros(res.All.P99US), 100*res.HitRatio, res.Errors)
 		results = append(results, res)
 		runs = append(runs, res.OpsPerSec)
 	}
@@ -130,7 +132,7 @@ func (s *suite) runBenchRows(ctx context.Context, group, title, server string, c
 
 // suiteBenchRow is the row of runs of the bench: the median ops/s, and the
 // latencies and hit ratio of the run nearest to it.
-func suiteBenchRow(group, title, server string, results []benchResult, runs []float64) suiteRow {
+func suiteBenchRow(group, title, server string, results []loadgen.Result, runs []float64) suiteRow {
 	m, i := medianRun(runs)
 	mid := results[i]
 	row := suiteRow{Group: group, Workload: title, Server: server, Tool: "bench", Unit: "ops/s",
@@ -222,7 +224,7 @@ func (s *suite) runRedis(ctx context.Context) {
 				results = nil
 				break
 			}
-			s.logf("%s / %s: run %d/%d: %.0f ops/s, p99 %s (redis-benchmark -n %d)", hotTitle(w.group), srvRedis, rep+1, s.cfg.repeat, r.OpsPerSec, fmtMicros(r.P99US), n)
+			s.logf("%s / %s: run %d/%d: %.0f ops/s, p99 %s (redis-benchmark -n %d)", hotTitle(w.group), srvRedis, rep+1, s.cfg.repeat, r.OpsPerSec, loadgen.FormatMicros(r.P99US), n)
 			results, runs = append(results, r), append(runs, r.OpsPerSec)
 		}
 		if results == nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
 // Table groups: one per workload, each with one anchor server. A workload
@@ -180,7 +182,7 @@ func (r *suiteRow) cells() []string {
 		if us == 0 {
 			return "-"
 		}
-		return fmtMicros(us)
+		return loadgen.FormatMicros(us)
 	}
 	value := "-"
 	if r.Value > 0 {
