@@ -1,6 +1,7 @@
 # memcached-lite: build, run, test. `make run` and `make test` are the two set-up commands.
 GO       ?= go
 BIN      := bin/memcached-lite
+BENCH    := bin/memcached-lite-bench
 DATA     ?= memcached-lite.db
 PKGS     := ./...
 FUZZTIME ?= 10s
@@ -9,8 +10,9 @@ FUZZTIME ?= 10s
 
 all: build
 
+# build: every command (memcached-lite, memcached-lite-bench) into bin/.
 build:
-	$(GO) build -o $(BIN) ./cmd/memcached-lite
+	$(GO) build -o bin/ ./cmd/...
 
 run: build
 	./$(BIN) server -l 127.0.0.1 -p 11211 --data $(DATA)
@@ -32,7 +34,7 @@ fmt:
 
 bench: bench-tools
 	$(MAKE) --no-print-directory build bench-go
-	./$(BIN) bench suite --results results
+	./$(BENCH) suite --bin $(BIN) --results results
 
 # bench-tools: what the suite runs besides memcached-lite (memcached, memaslap,
 # redis-server, redis-benchmark), installed with apt-get when root.

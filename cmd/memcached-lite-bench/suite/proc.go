@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bufio"
@@ -18,14 +18,14 @@ import (
 
 // Time limits for the servers the suite starts.
 const (
-	suiteStartTimeout = 60 * time.Second // to answer the first request
-	suiteStopTimeout  = 60 * time.Second // from SIGTERM to exit (memcached-lite commits first)
+	startTimeout = 60 * time.Second // to answer the first request
+	stopTimeout  = 60 * time.Second // from SIGTERM to exit (memcached-lite commits first)
 )
 
-var errSuiteExited = errors.New("exited before it answered")
+var errExited = errors.New("exited before it answered")
 
-// A suiteProc is a server process the suite started. stop must be called once.
-type suiteProc struct {
+// A proc is a server process the suite started. stop must be called once.
+type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	addr    string
@@ -36,9 +36,9 @@ type suiteProc struct {
 	waitErr error         // valid once exited is closed
 }
 
-// startSuiteProc starts bin with args, its output going to logPath. It does
+// startProc starts bin with args, its output going to logPath. It does
 // not wait for the server to be ready.
-func startSuiteProc(name, bin string, args []string, logPath string) (*suiteProc, error) {
+func startProc(name, bin string, args []string, logPath string) (*proc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -46,8 +46,8 @@ func startSuiteProc(name, bin string, args []string, logPath string) (*suiteProc
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = suiteDieWithParent()
-	p := &suiteProc{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	cmd.SysProcAttr = dieWithParent()
+	p := &proc{name: name, cmd: cmd, logPath: logPath, exited: make(chan struct{})}
 	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, errors.Join(fmt.Errorf("start %s: %w", bin, err), logf.Close())
@@ -61,26 +61,26 @@ func startSuiteProc(name, bin string, args []string, logPath string) (*suiteProc
 }
 
 // pid returns the server's process id.
-func (p *suiteProc) pid() int { return p.cmd.Process.Pid }
+func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 // stop sends SIGTERM and waits for the process to exit, killing it after
-// suiteStopTimeout. It returns how the process ended if not by that SIGTERM
+// stopTimeout. It returns how the process ended if not by that SIGTERM
 // cleanly, or if it had exited before.
-func (p *suiteProc) stop() error {
+func (p *proc) stop() error {
 	select {
 	case <-p.exited:
 		return fmt.Errorf("%s exited by itself: %v", p.name, p.waitErr)
 	default:
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM) // it may be exiting already; Wait tells
-	t := time.NewTimer(suiteStopTimeout)
+	t := time.NewTimer(stopTimeout)
 	defer t.Stop()
 	select {
 	case <-p.exited:
 	case <-t.C:
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed", p.name, suiteStopTimeout)
+		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed", p.name, stopTimeout)
 	}
 	var ee *exec.ExitError
 	if errors.As(p.waitErr, &ee) && !ee.Exited() {
@@ -93,7 +93,7 @@ func (p *suiteProc) stop() error {
 }
 
 // logTail returns the last lines of the server's output, for an error.
-func (p *suiteProc) logTail() string {
+func (p *proc) logTail() string {
 	b, _ := os.ReadFile(p.logPath) // best effort: only decorates an error
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.Join(lines[max(len(lines)-10, 0):], "\n")
@@ -118,43 +118,43 @@ func procRSSAnon(pid int) (int64, error) {
 	return 0, errors.New("no RssAnon in /proc/PID/status")
 }
 
-// startSuiteLite starts bin (memcached-lite) with server flags on a free
+// startLite starts bin (memcached-lite) with server flags on a free
 // loopback port and waits until it answers version: the protocol says when
 // it is ready, not a line in its log.
-func startSuiteLite(ctx context.Context, name, bin, logPath string, serverArgs ...string) (*suiteProc, error) {
-	return startSuiteDaemon(ctx, name, bin, logPath, func(port string) []string {
+func startLite(ctx context.Context, name, bin, logPath string, serverArgs ...string) (*proc, error) {
+	return startDaemon(ctx, name, bin, logPath, func(port string) []string {
 		return append([]string{"server", "-p", port, "-l", "127.0.0.1"}, serverArgs...)
 	}, "version\r\n", "VERSION ")
 }
 
-// startSuiteDaemon starts bin with args(port) on a free loopback port and waits
+// startDaemon starts bin with args(port) on a free loopback port and waits
 // until it answers ping (for example "version\r\n"). If it exits first
 // (another process may have taken the port) it tries another port.
-func startSuiteDaemon(ctx context.Context, name, bin, logPath string, args func(port string) []string, ping, pong string) (*suiteProc, error) {
+func startDaemon(ctx context.Context, name, bin, logPath string, args func(port string) []string, ping, pong string) (*proc, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := suiteFreePort()
+		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		p, err := startSuiteProc(name, bin, args(port), logPath)
+		p, err := startProc(name, bin, args(port), logPath)
 		if err != nil {
 			return nil, err
 		}
 		p.addr = net.JoinHostPort("127.0.0.1", port)
-		err = waitSuiteReply(ctx, p, ping, pong)
+		err = waitReply(ctx, p, ping, pong)
 		if err == nil {
 			return p, nil
 		}
 		tail := p.logTail()
 		stopErr := p.stop()
-		if !errors.Is(err, errSuiteExited) || attempt == 3 {
+		if !errors.Is(err, errExited) || attempt == 3 {
 			return nil, errors.Join(fmt.Errorf("start %s: %w\n%s", name, err, tail), stopErr)
 		}
 	}
 }
 
-// suiteFreePort returns a loopback TCP port that was free a moment ago.
-func suiteFreePort() (string, error) {
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -163,25 +163,25 @@ func suiteFreePort() (string, error) {
 	return port, ln.Close()
 }
 
-// waitSuiteReply sends ping to p until a reply starts with pong, and sets
+// waitReply sends ping to p until a reply starts with pong, and sets
 // p.ready. The pause between tries grows from 1ms to 10ms: p.ready is the
 // start-up figure, so it may overshoot by no more than that.
-func waitSuiteReply(ctx context.Context, p *suiteProc, ping, pong string) error {
-	deadline := p.started.Add(suiteStartTimeout)
+func waitReply(ctx context.Context, p *proc, ping, pong string) error {
+	deadline := p.started.Add(startTimeout)
 	for pause := time.Millisecond; ; pause = min(2*pause, 10*time.Millisecond) {
-		err := suiteAsk(p.addr, ping, pong)
+		err := ask(p.addr, ping, pong)
 		if err == nil {
 			p.ready = time.Since(p.started)
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: no reply within %v: %w", p.addr, suiteStartTimeout, err)
+			return fmt.Errorf("%s: no reply within %v: %w", p.addr, startTimeout, err)
 		}
 		t := time.NewTimer(pause)
 		select {
 		case <-p.exited:
 			t.Stop()
-			return fmt.Errorf("%w (%v)", errSuiteExited, p.waitErr)
+			return fmt.Errorf("%w (%v)", errExited, p.waitErr)
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
@@ -190,8 +190,8 @@ func waitSuiteReply(ctx context.Context, p *suiteProc, ping, pong string) error 
 	}
 }
 
-// suiteAsk sends ping on a new connection and checks the reply line.
-func suiteAsk(addr, ping, pong string) error {
+// ask sends ping on a new connection and checks the reply line.
+func ask(addr, ping, pong string) error {
 	nc, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err

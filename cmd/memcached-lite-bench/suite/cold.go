@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
-// coldTitles are the titles of the groups measured with --cold-keys keys.
+// coldTitles are the titles of the groups measured with Config.ColdKeys keys.
 type coldTitles struct {
 	load, cold, get, rssLoad, rssGet, startup string
 }
@@ -37,66 +37,66 @@ func shortCount(n int) string {
 	return strconv.Itoa(n)
 }
 
-// runCold writes --cold-keys keys into memcached-lite (sync none: the load
-// is not what is measured), stops it, and then, --repeat times, starts it
-// with --sync always -m 64 and reads random keys: most reads miss the cache
-// and go to the file. It records start to first reply and anonymous RSS,
+// runCold writes Config.ColdKeys keys into memcached-lite (sync none: the
+// load is not what is measured), stops it, and then, Config.Repeat times,
+// starts it with --sync always -m 64 and reads random keys: most reads miss
+// the cache and go to the file. It records start to first reply and anonymous RSS,
 // and, for reference, memcached's load rate, RSS and GET rate with the same
 // keys.
 func (s *suite) runCold(ctx context.Context) {
-	if !s.cfg.runs("cold") || ctx.Err() != nil {
+	if !s.runs("cold") || ctx.Err() != nil {
 		return
 	}
-	keys := s.cfg.coldKeys
+	keys := s.cfg.ColdKeys
 	t := newColdTitles(keys)
 	load := func(addr string) (loadgen.Result, error) {
 		// Pipelined: the load is not what is measured. (256 connections
 		// made memcached-lite's load four times slower than 64.)
 		return loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: 64, Keys: keys, KeyPrefix: "c:", ValueSize: 100,
-			GetWeight: 1, Pipeline: 1, LoadOnly: true, ErrOut: s.cfg.log, Progress: s.cfg.progress})
+			GetWeight: 1, Pipeline: 1, LoadOnly: true, ErrOut: s.cfg.Log, Progress: s.cfg.Progress})
 	}
 	getPass := func(addr string) loadgen.Config {
 		return loadgen.Config{Addr: addr, Conns: 64, Keys: keys, KeyPrefix: "c:", ValueSize: 100,
-			GetWeight: 1, Pipeline: 1, Duration: s.cfg.duration}
+			GetWeight: 1, Pipeline: 1, Duration: s.cfg.Duration}
 	}
 	liteNone, liteAlways := srvLiteNone+" -m 64", srvLiteAlways+" -m 64"
-	if s.cfg.uses("ml-always") {
+	if s.uses("ml-always") {
 		s.coldLite(ctx, t, load, getPass, liteNone, liteAlways)
 	}
-	if !s.cfg.uses("memcached") || ctx.Err() != nil {
+	if !s.uses("memcached") || ctx.Err() != nil {
 		return
 	}
 	p, err := s.startMemcached(ctx, "memcached-1m")
 	if err != nil {
-		s.fail(groupLoad, t.load, srvMemcached, "bench", err)
+		s.fail(groupLoad, t.load, srvMemcached, toolLoadgen, err)
 		return
 	}
 	defer s.stop(p)
 	res, err := load(p.addr)
 	if err != nil {
-		s.fail(groupLoad, t.load, srvMemcached, "bench", err)
+		s.fail(groupLoad, t.load, srvMemcached, toolLoadgen, err)
 		return
 	}
-	s.rows = append(s.rows, suiteLoadRow(t.load, srvMemcached, res))
+	s.rows = append(s.rows, loadRow(t.load, srvMemcached, res))
 	s.rssRow(groupRSSLoad, t.rssLoad, srvMemcached+" -m 1024", p.pid())
-	s.runBenchRows(ctx, groupGet1M, t.get, srvMemcached, func(int) loadgen.Config { return getPass(p.addr) })
+	s.runLoadgen(ctx, groupGet1M, t.get, srvMemcached, func(int) loadgen.Config { return getPass(p.addr) })
 	s.rssRow(groupRSSGet, t.rssGet, srvMemcached+" -m 1024 (no restart)", p.pid())
 }
 
 func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (loadgen.Result, error), getPass func(string) loadgen.Config, liteNone, liteAlways string) {
 	data := filepath.Join(s.tmp, "cold.db")
-	p, err := startSuiteLite(ctx, liteNone, s.cfg.bin, s.logPath("ml-cold-load"), "--data", data, "--sync", "none", "-m", "64")
+	p, err := startLite(ctx, liteNone, s.cfg.Bin, s.logPath("ml-cold-load"), "--data", data, "--sync", "none", "-m", "64")
 	if err != nil {
-		s.fail(groupLoad, t.load, srvLiteNone, "bench", err)
+		s.fail(groupLoad, t.load, srvLiteNone, toolLoadgen, err)
 		return
 	}
 	res, err := load(p.addr)
 	if err != nil {
 		s.stop(p)
-		s.fail(groupLoad, t.load, srvLiteNone, "bench", err)
+		s.fail(groupLoad, t.load, srvLiteNone, toolLoadgen, err)
 		return
 	}
-	s.rows = append(s.rows, suiteLoadRow(t.load, srvLiteNone, res))
+	s.rows = append(s.rows, loadRow(t.load, srvLiteNone, res))
 	s.rssRow(groupRSSLoad, t.rssLoad, liteNone, p.pid())
 	stopStart := time.Now()
 	s.stop(p)
@@ -104,13 +104,13 @@ func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (l
 
 	var results []loadgen.Result
 	var runs, startup, rss []float64
-	for rep := range s.cfg.repeat {
+	for rep := range s.cfg.Repeat {
 		if ctx.Err() != nil {
 			return
 		}
-		p, err := startSuiteLite(ctx, liteAlways, s.cfg.bin, s.logPath("ml-cold-"+strconv.Itoa(rep+1)), "--data", data, "--sync", "always", "-m", "64")
+		p, err := startLite(ctx, liteAlways, s.cfg.Bin, s.logPath("ml-cold-"+strconv.Itoa(rep+1)), "--data", data, "--sync", "always", "-m", "64")
 		if err != nil {
-			s.fail(groupColdGet, t.cold, srvLiteAlways, "bench", err)
+			s.fail(groupColdGet, t.cold, srvLiteAlways, toolLoadgen, err)
 			return
 		}
 		startup = append(startup, float64(p.ready)/float64(time.Millisecond))
@@ -121,23 +121,23 @@ func (s *suite) coldLite(ctx context.Context, t coldTitles, load func(string) (l
 		}
 		s.stop(p)
 		if err != nil {
-			s.fail(groupColdGet, t.cold, srvLiteAlways, "bench", err)
+			s.fail(groupColdGet, t.cold, srvLiteAlways, toolLoadgen, err)
 			return
 		}
 		s.logf("%s / %s: run %d/%d: first reply %v after start, %.0f ops/s, hits %.1f%%, errors %d, RssAnon %.1f MiB",
-			t.cold, liteAlways, rep+1, s.cfg.repeat, p.ready.Round(time.Millisecond), res.OpsPerSec, 100*res.HitRatio, res.Errors, toMiB(after))
+			t.cold, liteAlways, rep+1, s.cfg.Repeat, p.ready.Round(time.Millisecond), res.OpsPerSec, 100*res.HitRatio, res.Errors, toMiB(after))
 		results, runs, rss = append(results, res), append(runs, res.OpsPerSec), append(rss, toMiB(after))
 	}
-	s.rows = append(s.rows, suiteBenchRow(groupColdGet, t.cold, srvLiteAlways, results, runs))
+	s.rows = append(s.rows, loadgenRow(groupColdGet, t.cold, srvLiteAlways, results, runs))
 	m, _ := medianRun(rss)
-	s.rows = append(s.rows, suiteRow{Group: groupRSSGet, Workload: t.rssGet, Server: liteAlways, Tool: "proc", Unit: "MiB", Value: m, Runs: rss})
+	s.rows = append(s.rows, Row{Group: groupRSSGet, Workload: t.rssGet, Server: liteAlways, Tool: "proc", Unit: "MiB", Value: m, Runs: rss})
 	m, _ = medianRun(startup)
-	s.rows = append(s.rows, suiteRow{Group: groupStartup, Workload: t.startup, Server: liteAlways, Tool: "proc", Unit: "ms", Value: m, Runs: startup})
+	s.rows = append(s.rows, Row{Group: groupStartup, Workload: t.startup, Server: liteAlways, Tool: "proc", Unit: "ms", Value: m, Runs: startup})
 }
 
-func suiteLoadRow(title, server string, res loadgen.Result) suiteRow {
+func loadRow(title, server string, res loadgen.Result) Row {
 	rate := float64(res.Loaded) / res.LoadSeconds
-	return suiteRow{Group: groupLoad, Workload: title, Server: server, Tool: "bench", Unit: "sets/s",
+	return Row{Group: groupLoad, Workload: title, Server: server, Tool: toolLoadgen, Unit: "sets/s",
 		Value: rate, Runs: []float64{rate}, Errors: res.Errors}
 }
 
@@ -149,7 +149,7 @@ func (s *suite) rssRow(group, title, server string, pid int) {
 		return
 	}
 	s.logf("%s / %s: %.1f MiB", title, server, toMiB(b))
-	s.rows = append(s.rows, suiteRow{Group: group, Workload: title, Server: server, Tool: "proc", Unit: "MiB", Value: toMiB(b), Runs: []float64{toMiB(b)}})
+	s.rows = append(s.rows, Row{Group: group, Workload: title, Server: server, Tool: "proc", Unit: "MiB", Value: toMiB(b), Runs: []float64{toMiB(b)}})
 }
 
 func toMiB(b int64) float64 { return float64(b) / (1 << 20) }
