@@ -3,7 +3,10 @@
 //
 //	memcached-lite server [-p 11211] [-l 127.0.0.1] [--data memcached-lite.db] ...
 //	memcached-lite client [-s 127.0.0.1:11211] [command ...]
-//	memcached-lite bench [-s 127.0.0.1:11211] ... | bench suite
+//
+// It holds what a user runs and nothing else: the load generator and the
+// comparison with memcached and Redis are a separate command,
+// cmd/memcached-lite-bench.
 package main
 
 import (

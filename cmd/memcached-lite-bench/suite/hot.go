@@ -1,15 +1,17 @@
-package main
+package suite
 
 import (
 	"context"
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
-// A hotWorkload is a bench run against a memcached-protocol server.
+// A hotWorkload is a loadgen run against a memcached-protocol server.
 type hotWorkload struct {
-	name   string // for --only
+	name   string // for Config.Only
 	group  func(durable bool) string
 	conns  int
 	keys   int
@@ -65,36 +67,27 @@ const (
 	titleMemaslap = "90/10 GET/SET by memaslap, 50 conns, 100 B"
 )
 
-// runHot starts one memcached-protocol server and runs the bench workloads
+// runHot starts one memcached-protocol server and runs the loadgen workloads
 // and memaslap against it, then stops it.
-func (s *suite) runHot(ctx context.Context, server, key string, start func() (*suiteProc, error)) {
-	if !s.cfg.uses(key) || ctx.Err() != nil {
+func (s *suite) runHot(ctx context.Context, server, key string, start func() (*proc, error)) {
+	if !s.uses(key) || ctx.Err() != nil {
 		return
 	}
 	var todo []hotWorkload
 	for _, w := range hotWorkloads() {
-		if s.cfg.runs(w.name) {
+		if s.runs(w.name) {
 			todo = append(todo, w)
 		}
 	}
-	memaslapToo := s.cfg.runs("memaslap")
+	memaslapToo := s.runs("memaslap")
 	if len(todo) == 0 && !memaslapToo {
 		return
 	}
 	durable := server == srvLiteAlways
-	if key == "memcached" && s.tools.memcached == "" {
-		for _, w := range todo {
-			s.skip(w.group(durable), hotTitle(w.group(durable)), server, "bench", "memcached not installed")
-		}
-		if memaslapToo {
-			s.skip(groupMemaslap, titleMemaslap, server, "memaslap", "memcached not installed")
-		}
-		return
-	}
 	p, err := start()
 	if err != nil {
 		for _, w := range todo {
-			s.fail(w.group(durable), hotTitle(w.group(durable)), server, "bench", err)
+			s.fail(w.group(durable), hotTitle(w.group(durable)), server, toolLoadgen, err)
 		}
 		return
 	}
@@ -104,11 +97,11 @@ func (s *suite) runHot(ctx context.Context, server, key string, start func() (*s
 		if ctx.Err() != nil {
 			return
 		}
-		s.runBenchRows(ctx, w.group(durable), hotTitle(w.group(durable)), server, func(rep int) benchConfig {
-			return benchConfig{
-				addr: p.addr, conns: w.conns, keys: w.keys, keyPrefix: w.prefix, valueSize: w.size,
-				getWeight: w.get, setWeight: w.set, pipeline: 1,
-				duration: s.cfg.duration, warmup: s.cfg.warmup, load: w.load && rep == 0,
+		s.runLoadgen(ctx, w.group(durable), hotTitle(w.group(durable)), server, func(rep int) loadgen.Config {
+			return loadgen.Config{
+				Addr: p.addr, Conns: w.conns, Keys: w.keys, KeyPrefix: w.prefix, ValueSize: w.size,
+				GetWeight: w.get, SetWeight: w.set, Pipeline: 1,
+				Duration: s.cfg.Duration, Warmup: s.cfg.Warmup, Load: w.load && rep == 0,
 			}
 		})
 	}
@@ -117,32 +110,32 @@ func (s *suite) runHot(ctx context.Context, server, key string, start func() (*s
 	}
 }
 
-// runBenchRows runs the bench cfg(rep) --repeat times and adds the row.
-func (s *suite) runBenchRows(ctx context.Context, group, title, server string, cfg func(rep int) benchConfig) {
-	var results []benchResult
+// runLoadgen runs loadgen with cfg(rep) Config.Repeat times and adds the row.
+func (s *suite) runLoadgen(ctx context.Context, group, title, server string, cfg func(rep int) loadgen.Config) {
+	var results []loadgen.Result
 	var runs []float64
-	for rep := range s.cfg.repeat {
+	for rep := range s.cfg.Repeat {
 		c := cfg(rep)
-		c.errOut, c.progress = s.cfg.log, s.cfg.progress
-		res, err := runBench(ctx, c)
+		c.ErrOut, c.Progress = s.cfg.Log, s.cfg.Progress
+		res, err := loadgen.Run(ctx, c)
 		if err != nil {
-			s.fail(group, title, server, "bench", err)
+			s.fail(group, title, server, toolLoadgen, err)
 			return
 		}
 		s.logf("%s / %s: run %d/%d: %.0f ops/s, p99 %s, hits %.1f%%, errors %d",
-			title, server, rep+1, s.cfg.repeat, res.OpsPerSec, fmtMicros(res.All.P99US), 100*res.HitRatio, res.Errors)
+			title, server, rep+1, s.cfg.Repeat, res.OpsPerSec, loadgen.FormatMicros(res.All.P99US), 100*res.HitRatio, res.Errors)
 		results = append(results, res)
 		runs = append(runs, res.OpsPerSec)
 	}
-	s.rows = append(s.rows, suiteBenchRow(group, title, server, results, runs))
+	s.rows = append(s.rows, loadgenRow(group, title, server, results, runs))
 }
 
-// suiteBenchRow is the row of runs of the bench: the median ops/s, and the
+// loadgenRow is the row of runs of loadgen: the median ops/s, and the
 // latencies and hit ratio of the run nearest to it.
-func suiteBenchRow(group, title, server string, results []benchResult, runs []float64) suiteRow {
+func loadgenRow(group, title, server string, results []loadgen.Result, runs []float64) Row {
 	m, i := medianRun(runs)
 	mid := results[i]
-	row := suiteRow{Group: group, Workload: title, Server: server, Tool: "bench", Unit: "ops/s",
+	row := Row{Group: group, Workload: title, Server: server, Tool: toolLoadgen, Unit: "ops/s",
 		Value: m, Runs: runs, P50US: mid.All.P50US, P99US: mid.All.P99US, P999US: mid.All.P999US,
 		HitRatio: mid.HitRatio}
 	for _, r := range results {
@@ -153,27 +146,23 @@ func suiteBenchRow(group, title, server string, results []benchResult, runs []fl
 
 // runMemaslap runs memaslap's 90/10 mix against addr.
 func (s *suite) runMemaslap(ctx context.Context, server, addr string) {
-	if s.tools.memaslap == "" {
-		s.skip(groupMemaslap, titleMemaslap, server, "memaslap", "memaslap not installed")
-		return
-	}
 	cfgPath := filepath.Join(s.tmp, "memaslap.cfg")
 	if err := os.WriteFile(cfgPath, []byte(memaslapConfig), 0o644); err != nil {
 		s.fail(groupMemaslap, titleMemaslap, server, "memaslap", err)
 		return
 	}
 	var runs []float64
-	for rep := range s.cfg.repeat {
-		r, err := memaslap(ctx, s.tools.memaslap, addr, cfgPath, 50, runtime.NumCPU(), s.cfg.duration)
+	for rep := range s.cfg.Repeat {
+		r, err := memaslap(ctx, s.tools.memaslap, addr, cfgPath, 50, runtime.NumCPU(), s.cfg.Duration)
 		if err != nil {
 			s.fail(groupMemaslap, titleMemaslap, server, "memaslap", err)
 			return
 		}
-		s.logf("%s / %s: run %d/%d: %.0f ops/s (memaslap, %d get misses)", titleMemaslap, server, rep+1, s.cfg.repeat, r.OpsPerSec, r.GetMisses)
+		s.logf("%s / %s: run %d/%d: %.0f ops/s (memaslap, %d get misses)", titleMemaslap, server, rep+1, s.cfg.Repeat, r.OpsPerSec, r.GetMisses)
 		runs = append(runs, r.OpsPerSec)
 	}
 	m, _ := medianRun(runs)
-	s.rows = append(s.rows, suiteRow{Group: groupMemaslap, Workload: titleMemaslap, Server: server,
+	s.rows = append(s.rows, Row{Group: groupMemaslap, Workload: titleMemaslap, Server: server,
 		Tool: "memaslap", Unit: "ops/s", Value: m, Runs: runs})
 }
 
@@ -190,17 +179,11 @@ func (s *suite) runRedis(ctx context.Context) {
 		{"get-hit", groupGetHit, "GET", 64, 100, 10_000},
 		{"large", groupLargeSetDur, "SET", 8, 64 << 10, 1000},
 	} {
-		if s.cfg.runs(w.name) {
+		if s.runs(w.name) {
 			todo = append(todo, w)
 		}
 	}
-	if !s.cfg.uses("redis") || len(todo) == 0 || ctx.Err() != nil {
-		return
-	}
-	if s.tools.redisServer == "" || s.tools.redisBenchmark == "" {
-		for _, w := range todo {
-			s.skip(w.group, hotTitle(w.group), srvRedis, "redis-benchmark", "redis not installed")
-		}
+	if !s.uses("redis") || len(todo) == 0 || ctx.Err() != nil {
 		return
 	}
 	dir := filepath.Join(s.tmp, "redis")
@@ -208,7 +191,7 @@ func (s *suite) runRedis(ctx context.Context) {
 		s.fail(todo[0].group, hotTitle(todo[0].group), srvRedis, "redis-benchmark", err)
 		return
 	}
-	p, err := startSuiteDaemon(ctx, srvRedis, s.tools.redisServer, s.logPath("redis"), func(port string) []string {
+	p, err := startDaemon(ctx, srvRedis, s.tools.redisServer, s.logPath("redis"), func(port string) []string {
 		return []string{"--port", port, "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always",
 			"--save", "", "--dir", dir, "--daemonize", "no"}
 	}, "PING\r\n", "+PONG")
@@ -231,24 +214,24 @@ func (s *suite) runRedis(ctx context.Context) {
 			s.fail(w.group, hotTitle(w.group), srvRedis, "redis-benchmark", err)
 			continue
 		}
-		n := max(int(cal.OpsPerSec*s.cfg.duration.Seconds()), 1000)
+		n := max(int(cal.OpsPerSec*s.cfg.Duration.Seconds()), 1000)
 		var results []redisBenchResult
 		var runs []float64
-		for rep := range s.cfg.repeat {
+		for rep := range s.cfg.Repeat {
 			r, err := redisBench(ctx, s.tools.redisBenchmark, p.addr, w.test, w.conns, w.size, w.keys, n)
 			if err != nil {
 				s.fail(w.group, hotTitle(w.group), srvRedis, "redis-benchmark", err)
 				results = nil
 				break
 			}
-			s.logf("%s / %s: run %d/%d: %.0f ops/s, p99 %s (redis-benchmark -n %d)", hotTitle(w.group), srvRedis, rep+1, s.cfg.repeat, r.OpsPerSec, fmtMicros(r.P99US), n)
+			s.logf("%s / %s: run %d/%d: %.0f ops/s, p99 %s (redis-benchmark -n %d)", hotTitle(w.group), srvRedis, rep+1, s.cfg.Repeat, r.OpsPerSec, loadgen.FormatMicros(r.P99US), n)
 			results, runs = append(results, r), append(runs, r.OpsPerSec)
 		}
 		if results == nil {
 			continue
 		}
 		m, i := medianRun(runs)
-		s.rows = append(s.rows, suiteRow{Group: w.group, Workload: hotTitle(w.group), Server: srvRedis, Tool: "redis-benchmark",
+		s.rows = append(s.rows, Row{Group: w.group, Workload: hotTitle(w.group), Server: srvRedis, Tool: "redis-benchmark",
 			Unit: "ops/s", Value: m, Runs: runs, P50US: results[i].P50US, P99US: results[i].P99US})
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// A benchResult is the outcome of one load test, as printed by bench --json.
-// Latencies are in microseconds.
-type benchResult struct {
+// A Result is the outcome of one load test; its JSON form is the JSON a
+// tool prints. Latencies are in microseconds.
+type Result struct {
 	Target        string  `json:"target"`
 	Conns         int     `json:"conns"`
 	Pipeline      int     `json:"pipeline"`
@@ -21,20 +21,20 @@ type benchResult struct {
 	Ratio         string  `json:"ratio"` // get:set
 	Cores         int     `json:"cores"` // shared by this load generator and, on loopback, the server
 	WarmupSeconds float64 `json:"warmup_seconds"`
-	Loaded        int     `json:"loaded"` // keys set before the warm-up (--load)
+	Loaded        int     `json:"loaded"` // keys set before the warm-up (Config.Load)
 	LoadSeconds   float64 `json:"load_seconds"`
 	Seconds       float64 `json:"seconds"` // measured time
 	Ops           uint64  `json:"ops"`     // measured requests answered correctly
 	OpsPerSec     float64 `json:"ops_per_sec"`
 	Errors        uint64  `json:"errors"`    // wrong or missing replies, in every phase
 	HitRatio      float64 `json:"hit_ratio"` // measured gets that found their key; 0 without gets
-	Get           opStats `json:"get"`
-	Set           opStats `json:"set"`
-	All           opStats `json:"all"`
+	Get           OpStats `json:"get"`
+	Set           OpStats `json:"set"`
+	All           OpStats `json:"all"`
 }
 
-// opStats summarises the measured requests of one kind.
-type opStats struct {
+// OpStats summarises the measured requests of one kind.
+type OpStats struct {
 	Ops       uint64  `json:"ops"`
 	OpsPerSec float64 `json:"ops_per_sec"`
 	Hits      uint64  `json:"hits,omitempty"`
@@ -46,52 +46,52 @@ type opStats struct {
 	MaxUS     float64 `json:"max_us"`
 }
 
-func newBenchResult(cfg benchConfig) benchResult {
-	return benchResult{
-		Target:        cfg.addr,
-		Conns:         cfg.conns,
-		Pipeline:      cfg.pipeline,
-		Keys:          cfg.keys,
-		ValueSize:     cfg.valueSize,
-		Ratio:         strconv.Itoa(cfg.getWeight) + ":" + strconv.Itoa(cfg.setWeight),
+func newResult(cfg Config) Result {
+	return Result{
+		Target:        cfg.Addr,
+		Conns:         cfg.Conns,
+		Pipeline:      cfg.Pipeline,
+		Keys:          cfg.Keys,
+		ValueSize:     cfg.ValueSize,
+		Ratio:         strconv.Itoa(cfg.GetWeight) + ":" + strconv.Itoa(cfg.SetWeight),
 		Cores:         runtime.NumCPU(),
-		WarmupSeconds: cfg.warmup.Seconds(),
+		WarmupSeconds: cfg.Warmup.Seconds(),
 	}
 }
 
 // collect merges the workers' counts into r; elapsed is the measured time.
 // The workers must have stopped.
-func (r *benchResult) collect(workers []*benchWorker, elapsed time.Duration) {
-	var get, set, all latencyHist
+func (r *Result) collect(workers []*worker, elapsed time.Duration) {
+	var get, set, all Histogram
 	var hits, misses uint64
 	for _, w := range workers {
-		get.merge(&w.get)
-		set.merge(&w.set)
+		get.Merge(&w.get)
+		set.Merge(&w.set)
 		hits += w.hits
 		misses += w.misses
 		r.Errors += w.errors
 	}
-	all.merge(&get)
-	all.merge(&set)
+	all.Merge(&get)
+	all.Merge(&set)
 	r.Seconds = elapsed.Seconds()
-	r.Get = summarizeHist(&get, elapsed)
+	r.Get = summarize(&get, elapsed)
 	r.Get.Hits, r.Get.Misses = hits, misses
-	r.Set = summarizeHist(&set, elapsed)
-	r.All = summarizeHist(&all, elapsed)
+	r.Set = summarize(&set, elapsed)
+	r.All = summarize(&all, elapsed)
 	r.Ops, r.OpsPerSec = r.All.Ops, r.All.OpsPerSec
 	if hits+misses > 0 {
 		r.HitRatio = float64(hits) / float64(hits+misses)
 	}
 }
 
-func summarizeHist(h *latencyHist, elapsed time.Duration) opStats {
+func summarize(h *Histogram, elapsed time.Duration) OpStats {
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	s := opStats{
+	s := OpStats{
 		Ops:    h.n,
-		MeanUS: us(h.mean()),
-		P50US:  us(h.quantile(0.50)),
-		P99US:  us(h.quantile(0.99)),
-		P999US: us(h.quantile(0.999)),
+		MeanUS: us(h.Mean()),
+		P50US:  us(h.Quantile(0.50)),
+		P99US:  us(h.Quantile(0.99)),
+		P999US: us(h.Quantile(0.999)),
 		MaxUS:  us(time.Duration(h.max)),
 	}
 	if elapsed > 0 {
@@ -100,15 +100,15 @@ func summarizeHist(h *latencyHist, elapsed time.Duration) opStats {
 	return s
 }
 
-// writeText prints r for a person.
-func (r *benchResult) writeText(w io.Writer) error {
+// WriteText prints r for a person: a summary line and a table of latencies.
+func (r *Result) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "target %s, %d conns, pipeline %d, %d keys of %d bytes, get:set %s, %d cores shared with the server\n",
 		r.Target, r.Conns, r.Pipeline, r.Keys, r.ValueSize, r.Ratio, r.Cores)
 	if r.Loaded > 0 {
 		fmt.Fprintf(tw, "loaded %d keys in %.2fs (%.0f sets/s)\n", r.Loaded, r.LoadSeconds, float64(r.Loaded)/r.LoadSeconds)
 	}
-	if r.Seconds == 0 { // --load-only
+	if r.Seconds == 0 { // Config.LoadOnly
 		fmt.Fprintf(tw, "errors %d\n", r.Errors)
 		return tw.Flush()
 	}
@@ -116,13 +116,13 @@ func (r *benchResult) writeText(w io.Writer) error {
 	fmt.Fprintln(tw, "op\tops\tops/s\tmean\tp50\tp99\tp999\tmax\t")
 	for _, row := range []struct {
 		name string
-		s    opStats
+		s    OpStats
 	}{{"get", r.Get}, {"set", r.Set}, {"all", r.All}} {
 		if row.s.Ops == 0 && row.name != "all" {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", row.name, row.s.Ops, row.s.OpsPerSec,
-			fmtMicros(row.s.MeanUS), fmtMicros(row.s.P50US), fmtMicros(row.s.P99US), fmtMicros(row.s.P999US), fmtMicros(row.s.MaxUS))
+			FormatMicros(row.s.MeanUS), FormatMicros(row.s.P50US), FormatMicros(row.s.P99US), FormatMicros(row.s.P999US), FormatMicros(row.s.MaxUS))
 	}
 	if r.Get.Ops > 0 {
 		fmt.Fprintf(tw, "get hit ratio %.2f%% (%d hits, %d misses)\n", 100*r.HitRatio, r.Get.Hits, r.Get.Misses)
@@ -131,8 +131,8 @@ func (r *benchResult) writeText(w io.Writer) error {
 	return tw.Flush()
 }
 
-// fmtMicros formats a latency in microseconds with a unit that keeps it short.
-func fmtMicros(us float64) string {
+// FormatMicros formats a latency in microseconds with a unit that keeps it short.
+func FormatMicros(us float64) string {
 	switch {
 	case us >= 1e6:
 		return strconv.FormatFloat(us/1e6, 'f', 2, 64) + "s"
@@ -143,11 +143,11 @@ func fmtMicros(us float64) string {
 	}
 }
 
-// A benchProgress prints a \r-updated status line once a second while a run goes
-// on. Its methods are safe for concurrent use; a nil *benchProgress does nothing.
-type benchProgress struct {
+// A progress prints a \r-updated status line once a second while a run goes
+// on. Its methods are safe for concurrent use; a nil *progress does nothing.
+type progress struct {
 	out     io.Writer
-	workers []*benchWorker
+	workers []*worker
 	mu      sync.Mutex
 	phase   string
 	since   time.Time
@@ -155,18 +155,18 @@ type benchProgress struct {
 	done    chan struct{}
 }
 
-// startBenchProgress starts the line on out; a nil out means no line.
-func startBenchProgress(out io.Writer, workers []*benchWorker) *benchProgress {
+// startProgress starts the line on out; a nil out means no line.
+func startProgress(out io.Writer, workers []*worker) *progress {
 	if out == nil {
 		return nil
 	}
-	p := &benchProgress{out: out, workers: workers, phase: "connect", since: time.Now(),
+	p := &progress{out: out, workers: workers, phase: "connect", since: time.Now(),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go p.loop()
 	return p
 }
 
-func (p *benchProgress) setPhase(name string) {
+func (p *progress) setPhase(name string) {
 	if p == nil {
 		return
 	}
@@ -175,7 +175,7 @@ func (p *benchProgress) setPhase(name string) {
 	p.mu.Unlock()
 }
 
-func (p *benchProgress) loop() {
+func (p *progress) loop() {
 	defer close(p.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -201,7 +201,7 @@ func (p *benchProgress) loop() {
 }
 
 // stop erases the line and waits for its goroutine.
-func (p *benchProgress) stop() {
+func (p *progress) stop() {
 	if p == nil {
 		return
 	}

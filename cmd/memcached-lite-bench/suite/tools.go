@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bytes"
@@ -6,26 +6,24 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// suiteTools are the other programs the suite runs, by path; "" if absent.
-type suiteTools struct {
+// tools are the other programs the suite runs, by path; "" if absent.
+type tools struct {
 	memcached      string
 	memaslap       string // libmemcached-tools calls it memcaslap on Debian
 	redisServer    string
 	redisBenchmark string
 }
 
-// findSuiteTools looks the tools up on PATH. If some are missing and install
-// is set and we are root with apt-get, it installs their packages first.
-func findSuiteTools(ctx context.Context, install bool, log io.Writer) suiteTools {
+// findTools looks the tools up on PATH. It installs nothing.
+func findTools() tools {
 	look := func(names ...string) string {
 		for _, n := range names {
 			if p, err := exec.LookPath(n); err == nil {
@@ -34,48 +32,55 @@ func findSuiteTools(ctx context.Context, install bool, log io.Writer) suiteTools
 		}
 		return ""
 	}
-	find := func() suiteTools {
-		return suiteTools{
-			memcached:      look("memcached"),
-			memaslap:       look("memcaslap", "memaslap"),
-			redisServer:    look("redis-server"),
-			redisBenchmark: look("redis-benchmark"),
-		}
+	return tools{
+		memcached:      look("memcached"),
+		memaslap:       look("memcaslap", "memaslap"),
+		redisServer:    look("redis-server"),
+		redisBenchmark: look("redis-benchmark"),
 	}
-	t := find()
-	var pkgs []string
-	if t.memcached == "" {
-		pkgs = append(pkgs, "memcached")
-	}
-	if t.memaslap == "" {
-		pkgs = append(pkgs, "libmemcached-tools")
-	}
-	if t.redisServer == "" || t.redisBenchmark == "" {
-		pkgs = append(pkgs, "redis-server", "redis-tools")
-	}
-	if len(pkgs) == 0 || !install {
-		return t
-	}
-	apt, err := exec.LookPath("apt-get")
-	if err != nil || os.Geteuid() != 0 {
-		fmt.Fprintf(log, "suite: %s missing and not installable here (needs root and apt-get); their rows are skipped\n", strings.Join(pkgs, ", "))
-		return t
-	}
-	fmt.Fprintf(log, "suite: installing %s with apt-get\n", strings.Join(pkgs, " "))
-	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq"}, pkgs...)} {
-		cmd := exec.CommandContext(ctx, apt, args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(log, "suite: apt-get %s: %v\n", args[0], err)
-			break
-		}
-	}
-	return find()
 }
 
-// suiteToolVersion returns the first line a program prints for its version flag.
-func suiteToolVersion(ctx context.Context, bin string, arg string) string {
+// missing returns a *MissingToolsError naming the tools that the workloads
+// and servers of sel need and t lacks, or nil.
+func (t tools) missing(sel selection) error {
+	var e MissingToolsError
+	need := func(path, program, pkg string) {
+		if path == "" {
+			e.Programs = append(e.Programs, program)
+			if !slices.Contains(e.Packages, pkg) {
+				e.Packages = append(e.Packages, pkg)
+			}
+		}
+	}
+	if sel.uses("memcached") { // every workload runs against it
+		need(t.memcached, "memcached", "memcached")
+	}
+	if sel.runs("memaslap") && slices.ContainsFunc([]string{"ml-always", "ml-none", "memcached"}, sel.uses) {
+		need(t.memaslap, "memcaslap (or memaslap)", "libmemcached-tools")
+	}
+	if sel.uses("redis") && slices.ContainsFunc([]string{"get-hit", "set", "large"}, sel.runs) {
+		need(t.redisServer, "redis-server", "redis-server")
+		need(t.redisBenchmark, "redis-benchmark", "redis-tools")
+	}
+	if len(e.Programs) == 0 {
+		return nil
+	}
+	return &e
+}
+
+// A MissingToolsError names the programs a suite run needs and could not
+// find on PATH, and the Debian packages that hold them.
+type MissingToolsError struct {
+	Programs []string // e.g. "memcached", "redis-benchmark"
+	Packages []string // e.g. "memcached", "redis-tools"
+}
+
+func (e *MissingToolsError) Error() string {
+	return fmt.Sprintf("suite: missing %s (Debian packages %s)", strings.Join(e.Programs, ", "), strings.Join(e.Packages, " "))
+}
+
+// toolVersion returns the first line a program prints for its version flag.
+func toolVersion(ctx context.Context, bin string, arg string) string {
 	if bin == "" {
 		return "not installed"
 	}
@@ -89,21 +94,21 @@ func suiteToolVersion(ctx context.Context, bin string, arg string) string {
 	return line
 }
 
-// runSuiteTool runs a load tool for at most limit and returns its output.
-func runSuiteTool(ctx context.Context, limit time.Duration, bin string, args ...string) ([]byte, error) {
+// runTool runs a load tool for at most limit and returns its output.
+func runTool(ctx context.Context, limit time.Duration, bin string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = suiteDieWithParent()
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Run(); err != nil {
-		return out.Bytes(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, suiteTail(out.String(), 10))
+		return out.Bytes(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, lastLines(out.String(), 10))
 	}
 	return out.Bytes(), nil
 }
 
-func suiteTail(s string, n int) string {
+func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }
@@ -160,7 +165,7 @@ func parseRedisCSV(out []byte, test string) (redisBenchResult, error) {
 // requests of size-byte values over keys random keys.
 func redisBench(ctx context.Context, bin, addr, test string, conns, size, keys, n int) (redisBenchResult, error) {
 	host, port, _ := strings.Cut(addr, ":")
-	out, err := runSuiteTool(ctx, 5*time.Minute, bin, "-h", host, "-p", port, "-c", strconv.Itoa(conns),
+	out, err := runTool(ctx, 5*time.Minute, bin, "-h", host, "-p", port, "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(size), "-r", strconv.Itoa(keys), "-n", strconv.Itoa(n),
 		"-t", strings.ToLower(test), "--csv")
 	if err != nil {
@@ -200,7 +205,7 @@ func parseMemaslap(out []byte) (memaslapResult, error) {
 		}
 	}
 	if !found {
-		return r, fmt.Errorf("memaslap: no TPS in its output:\n%s", suiteTail(string(out), 10))
+		return r, fmt.Errorf("memaslap: no TPS in its output:\n%s", lastLines(string(out), 10))
 	}
 	return r, nil
 }
@@ -209,7 +214,7 @@ func parseMemaslap(out []byte) (memaslapResult, error) {
 // over threads threads; cfgPath holds memaslapConfig. memaslap picks its own
 // keys (each set a new one, each get one it set) with its default window.
 func memaslap(ctx context.Context, bin, addr, cfgPath string, conns, threads int, d time.Duration) (memaslapResult, error) {
-	out, err := runSuiteTool(ctx, d+time.Minute, bin, "-s", addr, "-F", cfgPath, "-T", strconv.Itoa(threads),
+	out, err := runTool(ctx, d+time.Minute, bin, "-s", addr, "-F", cfgPath, "-T", strconv.Itoa(threads),
 		"-c", strconv.Itoa(conns), "-t", strconv.Itoa(max(int(d.Seconds()), 1))+"s")
 	if err != nil {
 		return memaslapResult{}, err

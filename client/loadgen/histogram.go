@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"math"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The latency histogram is log-linear, as in HdrHistogram: below 2*histSub
+// Histogram buckets are log-linear, as in HdrHistogram: below 2*histSub
 // nanoseconds every value has its own bucket; above, each power of two is
 // split into histSub equal buckets, so a bucket is at most 1/histSub (1.6%)
 // wide relative to its values. Values from histMax up land in the last bucket.
@@ -18,11 +18,11 @@ const (
 	histMax     = 1<<histMaxBits - 1
 )
 
-// A latencyHist counts latencies in fixed log-linear buckets: its memory is the
+// A Histogram counts latencies in fixed log-linear buckets: its memory is the
 // same however many values it records, and recording does not allocate. The
 // zero value is empty and ready to use. It is not safe for concurrent use:
 // each load-generator connection keeps its own and they are merged at the end.
-type latencyHist struct {
+type Histogram struct {
 	counts [histBuckets]uint64
 	n      uint64
 	sum    uint64 // nanoseconds
@@ -51,8 +51,8 @@ func histBucketRange(i int) (lo, width uint64) {
 	return uint64(i%histSub+histSub) << shift, 1 << shift
 }
 
-// record adds one latency.
-func (h *latencyHist) record(d time.Duration) {
+// Record adds one latency; a negative one (a clock step back) counts as 0.
+func (h *Histogram) Record(d time.Duration) {
 	v := uint64(max(d, 0))
 	h.counts[histBucket(v)]++
 	if h.n == 0 || v < h.min {
@@ -65,8 +65,8 @@ func (h *latencyHist) record(d time.Duration) {
 	h.sum += v
 }
 
-// merge adds every value recorded in o to h.
-func (h *latencyHist) merge(o *latencyHist) {
+// Merge adds every value recorded in o to h.
+func (h *Histogram) Merge(o *Histogram) {
 	if o.n == 0 {
 		return
 	}
@@ -81,11 +81,11 @@ func (h *latencyHist) merge(o *latencyHist) {
 	h.sum += o.sum
 }
 
-// quantile returns the latency below which a fraction q (0..1) of the
+// Quantile returns the latency below which a fraction q (0..1) of the
 // recorded values fall: the middle of the bucket that holds the value of rank
 // ceil(q*n), clamped to the smallest and largest values recorded. It is 0 for
 // an empty histogram.
-func (h *latencyHist) quantile(q float64) time.Duration {
+func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
@@ -103,8 +103,8 @@ func (h *latencyHist) quantile(q float64) time.Duration {
 	return time.Duration(h.max)
 }
 
-// mean returns the average latency, 0 for an empty histogram.
-func (h *latencyHist) mean() time.Duration {
+// Mean returns the average latency, 0 for an empty histogram.
+func (h *Histogram) Mean() time.Duration {
 	if h.n == 0 {
 		return 0
 	}

@@ -1,9 +1,9 @@
-package main
+package suite
 
 import "syscall"
 
-// suiteDieWithParent makes a server the suite started die with it, so a suite
+// dieWithParent makes a server the suite started die with it, so a suite
 // that is killed (not just interrupted) leaves no server behind.
-func suiteDieWithParent() *syscall.SysProcAttr {
+func dieWithParent() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

@@ -1,13 +1,18 @@
-package main
+package suite
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/memcached-lite/memcached-lite/client/loadgen"
 )
 
 // Table groups: one per workload, each with one anchor server. A workload
@@ -30,20 +35,23 @@ const (
 	groupStartup      = "startup"
 )
 
-// suiteGroupOrder is the order of the groups in the table.
-func suiteGroupOrder() []string {
+// groupOrder is the order of the groups in the table.
+func groupOrder() []string {
 	return []string{groupGetHit, groupSetDurable, groupSetNone, groupMix, groupMemaslap,
 		groupLargeSetDur, groupLargeSetNone, groupLargeGet, groupLoad, groupColdGet, groupGet1M,
 		groupRSSLoad, groupRSSGet, groupStartup}
 }
 
-// sortSuiteRows orders rows by group, keeping the order of rows within a group.
-func sortSuiteRows(rows []suiteRow) {
-	order := suiteGroupOrder()
-	slices.SortStableFunc(rows, func(a, b suiteRow) int {
+// sortRows orders rows by group, keeping the order of rows within a group.
+func sortRows(rows []Row) {
+	order := groupOrder()
+	slices.SortStableFunc(rows, func(a, b Row) int {
 		return slices.Index(order, a.Group) - slices.Index(order, b.Group)
 	})
 }
+
+// toolLoadgen is the Tool of the rows measured with client/loadgen.
+const toolLoadgen = "loadgen"
 
 // Server names in the table.
 const (
@@ -53,8 +61,8 @@ const (
 	srvRedis      = "redis appendfsync=always"
 )
 
-// A suiteRow is one figure of the suite's table: the median of its runs.
-type suiteRow struct {
+// A Row is one figure of the suite's table: the median of its runs.
+type Row struct {
 	Group    string    `json:"group"`
 	Workload string    `json:"workload"`
 	Server   string    `json:"server"`
@@ -75,8 +83,8 @@ type suiteRow struct {
 	Note     string    `json:"note,omitempty"` // why a figure is missing, or what it means
 }
 
-// suiteAnchor names the row each group's ratios are to.
-func suiteAnchor(group string) (anchorGroup, server string) {
+// anchorOf names the row each group's ratios are to.
+func anchorOf(group string) (anchorGroup, server string) {
 	switch group {
 	case groupSetDurable, groupLargeSetDur:
 		return group, srvRedis
@@ -88,33 +96,33 @@ func suiteAnchor(group string) (anchorGroup, server string) {
 	return "", ""
 }
 
-// A suiteTarget is a goal from the issue, checked against one row.
-type suiteTarget struct {
+// A target is a goal the project set, checked against one row.
+type target struct {
 	group, server string
 	text          string
-	ok            func(r suiteRow) bool
+	ok            func(r Row) bool
 }
 
-func suiteTargets() []suiteTarget {
-	ratioAtLeast := func(min float64) func(suiteRow) bool {
-		return func(r suiteRow) bool { return r.Ratio >= min }
+func targets() []target {
+	ratioAtLeast := func(min float64) func(Row) bool {
+		return func(r Row) bool { return r.Ratio >= min }
 	}
-	atMost96MiB := func(r suiteRow) bool { return r.Value <= 96 }
-	return []suiteTarget{
+	atMost96MiB := func(r Row) bool { return r.Value <= 96 }
+	return []target{
 		{groupGetHit, srvLiteAlways, ">= 1.0x memcached", ratioAtLeast(1.0)},
 		{groupSetDurable, srvLiteAlways, ">= 1.5x redis", ratioAtLeast(1.5)},
 		{groupSetNone, srvLiteNone, ">= 0.9x memcached", ratioAtLeast(0.9)},
 		{groupColdGet, srvLiteAlways, ">= 0.5x hot GET", ratioAtLeast(0.5)},
 		{groupRSSLoad, srvLiteNone + " -m 64", "<= 96 MiB", atMost96MiB},
 		{groupRSSGet, srvLiteAlways + " -m 64", "<= 96 MiB", atMost96MiB},
-		{groupStartup, srvLiteAlways + " -m 64", "< 1 s", func(r suiteRow) bool { return r.Value < 1000 }},
+		{groupStartup, srvLiteAlways + " -m 64", "< 1 s", func(r Row) bool { return r.Value < 1000 }},
 	}
 }
 
 // finish computes ratios to the anchors and checks the targets. A target
 // fails if its row has no figure or any error.
-func finishSuiteRows(rows []suiteRow) {
-	find := func(group, server string) *suiteRow {
+func finishRows(rows []Row) {
+	find := func(group, server string) *Row {
 		for i := range rows {
 			if rows[i].Group == group && rows[i].Server == server {
 				return &rows[i]
@@ -124,7 +132,7 @@ func finishSuiteRows(rows []suiteRow) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		ag, as := suiteAnchor(r.Group)
+		ag, as := anchorOf(r.Group)
 		if ag == "" {
 			continue
 		}
@@ -140,7 +148,7 @@ func finishSuiteRows(rows []suiteRow) {
 			r.Ratio = r.Value / a.Value
 		}
 	}
-	for _, t := range suiteTargets() {
+	for _, t := range targets() {
 		r := find(t.group, t.server)
 		if r == nil {
 			continue
@@ -175,16 +183,16 @@ func absFloat(x float64) float64 { return max(x, -x) }
 
 // cells returns a row's table cells: workload, server, value, p50, p99,
 // p999, hits, errors, ratio, target, result.
-func (r *suiteRow) cells() []string {
+func (r *Row) cells() []string {
 	dash := func(us float64) string {
 		if us == 0 {
 			return "-"
 		}
-		return fmtMicros(us)
+		return loadgen.FormatMicros(us)
 	}
 	value := "-"
 	if r.Value > 0 {
-		value = fmtSuiteValue(r.Value, r.Unit)
+		value = formatValue(r.Value, r.Unit)
 	}
 	hits := "-"
 	if r.HitRatio > 0 {
@@ -207,7 +215,7 @@ func (r *suiteRow) cells() []string {
 		}
 	}
 	server := r.Server
-	if r.Tool != "bench" && r.Tool != "proc" {
+	if r.Tool != toolLoadgen && r.Tool != "proc" {
 		server += " [" + r.Tool + "]"
 	}
 	if r.Note != "" {
@@ -217,13 +225,13 @@ func (r *suiteRow) cells() []string {
 		hits, strconv.FormatUint(r.Errors, 10), ratio, r.Target, result}
 }
 
-// suiteTableHeader returns the names of the table's columns.
-func suiteTableHeader() []string {
+// tableHeader returns the names of the table's columns.
+func tableHeader() []string {
 	return []string{"workload", "server", "median", "p50", "p99", "p99.9", "get hits", "errors", "vs anchor", "target", "result"}
 }
 
-// fmtSuiteValue formats a figure with its unit: ops/s with thousands separators.
-func fmtSuiteValue(v float64, unit string) string {
+// formatValue formats a figure with its unit: ops/s with thousands separators.
+func formatValue(v float64, unit string) string {
 	if unit == "ops/s" || unit == "sets/s" {
 		s := strconv.FormatFloat(v, 'f', 0, 64)
 		var b strings.Builder
@@ -238,19 +246,25 @@ func fmtSuiteValue(v float64, unit string) string {
 	return strconv.FormatFloat(v, 'f', 1, 64) + " " + unit
 }
 
-// suiteReport is the suite's JSON file.
-type suiteReport struct {
-	Header []string   `json:"header"` // what was run, on what, and how fairly
-	Rows   []suiteRow `json:"rows"`
+// A Report is what a run of the suite found: the lines that describe the
+// run, then one row per figure. Its JSON form is suite.json.
+type Report struct {
+	Header []string `json:"header"` // what was run, on what, and how fairly
+	Rows   []Row    `json:"rows"`
 }
 
-// writeSuiteTable prints the rows as an aligned text table, the workload named
-// on the first row of its group only.
-func writeSuiteTable(w io.Writer, rows []suiteRow) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(suiteTableHeader(), "\t")+"\t")
+// WriteText prints the header lines and then the rows as an aligned text
+// table, the workload named on the first row of its group only.
+func (rep Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, h := range rep.Header {
+		b.WriteString(h + "\n")
+	}
+	b.WriteString("\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(tableHeader(), "\t")+"\t")
 	last := ""
-	for _, r := range rows {
+	for _, r := range rep.Rows {
 		c := r.cells()
 		if r.Workload == last {
 			c[0] = ""
@@ -258,18 +272,23 @@ func writeSuiteTable(w io.Writer, rows []suiteRow) error {
 		last = r.Workload
 		fmt.Fprintln(tw, strings.Join(c, "\t")+"\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
-// writeSuiteMarkdown prints the header lines and the rows as a Markdown table.
-func writeSuiteMarkdown(w io.Writer, rep suiteReport) error {
+// WriteMarkdown prints the header lines as a list and the rows as a
+// Markdown table.
+func (rep Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# memcached-lite benchmark suite\n\n")
 	for _, h := range rep.Header {
 		b.WriteString("- " + h + "\n")
 	}
-	b.WriteString("\n| " + strings.Join(suiteTableHeader(), " | ") + " |\n|")
-	b.WriteString(strings.Repeat(" --- |", len(suiteTableHeader())) + "\n")
+	b.WriteString("\n| " + strings.Join(tableHeader(), " | ") + " |\n|")
+	b.WriteString(strings.Repeat(" --- |", len(tableHeader())) + "\n")
 	for _, r := range rep.Rows {
 		c := r.cells()
 		for i := range c {
@@ -281,8 +300,43 @@ func writeSuiteMarkdown(w io.Writer, rep suiteReport) error {
 	return err
 }
 
-func writeSuiteJSON(w io.Writer, rep suiteReport) error {
+// WriteJSON prints the report as indented JSON.
+func (rep Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+// Save writes suite.json and suite.md under dir, creating it, and names
+// each file it wrote on log.
+func (rep Report) Save(dir string, log io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{{"suite.json", rep.WriteJSON}, {"suite.md", rep.WriteMarkdown}} {
+		path := filepath.Join(dir, f.name)
+		out, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(f.write(out), out.Close()); err != nil {
+			return fmt.Errorf("suite: write %s: %w", path, err)
+		}
+		fmt.Fprintf(log, "suite: wrote %s\n", path)
+	}
+	return nil
+}
+
+// Missed returns "workload / server" for each row that missed its target.
+func (rep Report) Missed() []string {
+	var missed []string
+	for _, r := range rep.Rows {
+		if r.Pass != nil && !*r.Pass {
+			missed = append(missed, r.Workload+" / "+r.Server)
+		}
+	}
+	return missed
 }

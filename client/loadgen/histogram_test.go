@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"math/rand/v2"
@@ -41,9 +41,9 @@ func TestHistBucketHoldsValue(t *testing.T) {
 }
 
 func TestHistQuantiles(t *testing.T) {
-	var h latencyHist
+	var h Histogram
 	for us := 1; us <= 10000; us++ { // 1µs .. 10ms, one of each
-		h.record(time.Duration(us) * time.Microsecond)
+		h.Record(time.Duration(us) * time.Microsecond)
 	}
 	for _, tc := range []struct {
 		q    float64
@@ -55,54 +55,54 @@ func TestHistQuantiles(t *testing.T) {
 		{0.999, 9990 * time.Microsecond},
 		{1, 10 * time.Millisecond}, // clamped to the largest value
 	} {
-		got := h.quantile(tc.q)
+		got := h.Quantile(tc.q)
 		if diff := float64(got-tc.want) / float64(tc.want); diff < -1.0/histSub || diff > 1.0/histSub {
 			t.Errorf("quantile(%v) of 1µs..10ms = %v, want %v within 1/%d", tc.q, got, tc.want, histSub)
 		}
 	}
-	if got, want := h.mean(), 5000500*time.Nanosecond; got != want {
+	if got, want := h.Mean(), 5000500*time.Nanosecond; got != want {
 		t.Errorf("mean of 1µs..10ms = %v, want %v", got, want)
 	}
 }
 
 func TestHistSingleValueAndEmpty(t *testing.T) {
-	var empty latencyHist
-	if got := empty.quantile(0.99); got != 0 {
+	var empty Histogram
+	if got := empty.Quantile(0.99); got != 0 {
 		t.Errorf("empty quantile(0.99) = %v, want 0", got)
 	}
-	if got := empty.mean(); got != 0 {
+	if got := empty.Mean(); got != 0 {
 		t.Errorf("empty mean = %v, want 0", got)
 	}
-	var one latencyHist
-	one.record(123456 * time.Nanosecond)
+	var one Histogram
+	one.Record(123456 * time.Nanosecond)
 	for _, q := range []float64{0, 0.5, 0.999, 1} {
-		if got := one.quantile(q); got != 123456 {
+		if got := one.Quantile(q); got != 123456 {
 			t.Errorf("one value 123456ns: quantile(%v) = %d, want 123456", q, got)
 		}
 	}
-	var neg latencyHist
-	neg.record(-time.Second) // a clock step back counts as 0
+	var neg Histogram
+	neg.Record(-time.Second) // a clock step back counts as 0
 	if neg.n != 1 || neg.max != 0 {
 		t.Errorf("record(-1s): n=%d max=%d, want n=1 max=0", neg.n, neg.max)
 	}
 }
 
 func TestHistMergeEqualsRecordingAll(t *testing.T) {
-	var a, b, all latencyHist
+	var a, b, all Histogram
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 5000 {
 		d := time.Duration(r.Int64N(int64(50 * time.Millisecond)))
-		all.record(d)
+		all.Record(d)
 		if i%3 == 0 {
-			a.record(d)
+			a.Record(d)
 		} else {
-			b.record(d)
+			b.Record(d)
 		}
 	}
-	var merged latencyHist
-	merged.merge(&a)
-	merged.merge(&b)
-	merged.merge(&latencyHist{}) // merging nothing changes nothing
+	var merged Histogram
+	merged.Merge(&a)
+	merged.Merge(&b)
+	merged.Merge(&Histogram{}) // merging nothing changes nothing
 	if merged != all {
 		t.Errorf("merge of two halves differs from recording all: n %d/%d, sum %d/%d, min %d/%d, max %d/%d",
 			merged.n, all.n, merged.sum, all.sum, merged.min, all.min, merged.max, all.max)
@@ -110,9 +110,9 @@ func TestHistMergeEqualsRecordingAll(t *testing.T) {
 }
 
 func TestHistRecordDoesNotAllocate(t *testing.T) {
-	h := new(latencyHist)
+	h := new(Histogram)
 	d := time.Duration(1)
-	if n := testing.AllocsPerRun(1000, func() { h.record(d); d += 997 }); n != 0 {
+	if n := testing.AllocsPerRun(1000, func() { h.Record(d); d += 997 }); n != 0 {
 		t.Errorf("record allocates %v times per call, want 0", n)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -9,24 +9,20 @@ import (
 
 // Replies the load generator expects, byte for byte.
 var (
-	benchStored      = []byte("STORED\r\n")
-	benchEnd         = []byte("END\r\n")
-	benchCRLF        = []byte("\r\n")
-	benchValuePrefix = []byte("VALUE ")
+	replyStored      = []byte("STORED\r\n")
+	replyEnd         = []byte("END\r\n")
+	replyCRLF        = []byte("\r\n")
+	replyValuePrefix = []byte("VALUE ")
 )
 
-// benchMaxValue bounds the data length a VALUE line may announce: larger is
-// taken as a broken reply rather than read.
-const benchMaxValue = 1 << 30
-
-// A benchReplyError is a reply that is not what the protocol allows for the
+// A replyError is a reply that is not what the protocol allows for the
 // request: the connection's framing is then unknown and it is redialed.
-type benchReplyError struct {
+type replyError struct {
 	req string // the request, "get <key>" or "set <key>"
 	got string // what came back (the first line, or a description)
 }
 
-func (e *benchReplyError) Error() string {
+func (e *replyError) Error() string {
 	return fmt.Sprintf("%s: unexpected reply %s", e.req, e.got)
 }
 
@@ -36,8 +32,8 @@ func checkSetReply(br *bufio.Reader, key []byte) error {
 	if err != nil {
 		return replyReadError("set", key, line, err)
 	}
-	if !bytes.Equal(line, benchStored) {
-		return &benchReplyError{req: "set " + string(key), got: strconv.Quote(string(line))}
+	if !bytes.Equal(line, replyStored) {
+		return &replyError{req: "set " + string(key), got: strconv.Quote(string(line))}
 	}
 	return nil
 }
@@ -49,12 +45,12 @@ func checkGetReply(br *bufio.Reader, key []byte) (hit bool, err error) {
 	if err != nil {
 		return false, replyReadError("get", key, line, err)
 	}
-	if bytes.Equal(line, benchEnd) {
+	if bytes.Equal(line, replyEnd) {
 		return false, nil
 	}
 	n, ok := parseValueReply(line, key)
 	if !ok {
-		return false, &benchReplyError{req: "get " + string(key), got: strconv.Quote(string(line))}
+		return false, &replyError{req: "get " + string(key), got: strconv.Quote(string(line))}
 	}
 	if _, err := br.Discard(n); err != nil {
 		return false, fmt.Errorf("get %s: read %d data bytes: %w", key, n, err)
@@ -63,8 +59,8 @@ func checkGetReply(br *bufio.Reader, key []byte) (hit bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("get %s: read data end: %w", key, err)
 	}
-	if !bytes.Equal(tail, benchCRLF) {
-		return false, &benchReplyError{req: "get " + string(key), got: fmt.Sprintf("%q after %d data bytes", tail, n)}
+	if !bytes.Equal(tail, replyCRLF) {
+		return false, &replyError{req: "get " + string(key), got: fmt.Sprintf("%q after %d data bytes", tail, n)}
 	}
 	if _, err := br.Discard(2); err != nil {
 		return false, err
@@ -73,8 +69,8 @@ func checkGetReply(br *bufio.Reader, key []byte) (hit bool, err error) {
 	if err != nil {
 		return false, replyReadError("get", key, line, err)
 	}
-	if !bytes.Equal(line, benchEnd) {
-		return false, &benchReplyError{req: "get " + string(key), got: strconv.Quote(string(line)) + " after the value"}
+	if !bytes.Equal(line, replyEnd) {
+		return false, &replyError{req: "get " + string(key), got: strconv.Quote(string(line)) + " after the value"}
 	}
 	return true, nil
 }
@@ -89,13 +85,13 @@ func replyReadError(verb string, key, partial []byte, err error) error {
 
 // parseValueReply parses "VALUE <key> <flags> <bytes>[ <cas>]\r\n" and returns
 // the data length. It reports false if the line is malformed, names a key
-// other than key, or announces more than benchMaxValue bytes.
+// other than key, or announces more than MaxValueSize bytes.
 func parseValueReply(line, key []byte) (int, bool) {
-	rest, ok := bytes.CutPrefix(line, benchValuePrefix)
+	rest, ok := bytes.CutPrefix(line, replyValuePrefix)
 	if !ok {
 		return 0, false
 	}
-	rest, ok = bytes.CutSuffix(rest, benchCRLF)
+	rest, ok = bytes.CutSuffix(rest, replyCRLF)
 	if !ok {
 		return 0, false
 	}
@@ -108,7 +104,7 @@ func parseValueReply(line, key []byte) (int, bool) {
 		return 0, false
 	}
 	n, rest, ok := cutDecimal(rest[1:])
-	if !ok || n > benchMaxValue {
+	if !ok || n > MaxValueSize {
 		return 0, false
 	}
 	if len(rest) > 0 { // the cas of a gets reply

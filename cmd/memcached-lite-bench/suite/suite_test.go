@@ -1,4 +1,4 @@
-package main
+package suite
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +31,11 @@ func TestMedianRun(t *testing.T) {
 	}
 }
 
-func TestFinishSuiteRows(t *testing.T) {
-	row := func(group, server string, v float64, errs uint64) suiteRow {
-		return suiteRow{Group: group, Server: server, Value: v, Errors: errs}
+func TestFinishRows(t *testing.T) {
+	row := func(group, server string, v float64, errs uint64) Row {
+		return Row{Group: group, Server: server, Value: v, Errors: errs}
 	}
-	rows := []suiteRow{
+	rows := []Row{
 		row(groupRSSGet, srvLiteAlways+" -m 64", 100, 0),
 		row(groupGetHit, srvLiteAlways, 110, 0),
 		row(groupGetHit, srvMemcached, 100, 0),
@@ -47,8 +48,8 @@ func TestFinishSuiteRows(t *testing.T) {
 		row(groupRSSLoad, srvLiteNone+" -m 64", 96, 0),
 		row(groupStartup, srvLiteAlways+" -m 64", 1000, 0),
 	}
-	sortSuiteRows(rows)
-	finishSuiteRows(rows)
+	sortRows(rows)
+	finishRows(rows)
 	type want struct {
 		ratio    float64
 		anchor   bool
@@ -87,9 +88,9 @@ func TestFinishSuiteRows(t *testing.T) {
 	}
 }
 
-func TestSuiteTableCells(t *testing.T) {
+func TestTableCells(t *testing.T) {
 	pass := true
-	r := suiteRow{Workload: "GET hits", Server: srvLiteAlways, Tool: "bench", Unit: "ops/s", Value: 1234567.4,
+	r := Row{Workload: "GET hits", Server: srvLiteAlways, Tool: toolLoadgen, Unit: "ops/s", Value: 1234567.4,
 		P50US: 512, P99US: 2500, P999US: 1.5e6, HitRatio: 1, Ratio: 1.234, Anchor: srvMemcached,
 		Target: ">= 1.0x memcached", Pass: &pass}
 	got := strings.Join(r.cells(), "|")
@@ -97,7 +98,7 @@ func TestSuiteTableCells(t *testing.T) {
 	if got != want {
 		t.Errorf("cells:\n got %s\nwant %s", got, want)
 	}
-	r = suiteRow{Workload: "SET", Server: srvRedis, Tool: "redis-benchmark", Note: "redis not installed", Anchor: srvRedis}
+	r = Row{Workload: "SET", Server: srvRedis, Tool: "redis-benchmark", Note: "redis not installed", Anchor: srvRedis}
 	got = strings.Join(r.cells(), "|")
 	want = "SET|redis appendfsync=always [redis-benchmark] (redis not installed)|-|-|-|-|-|0|n/a||"
 	if got != want {
@@ -142,19 +143,6 @@ Run time: 3.0s Ops: 257548 TPS: 85823 Net_rate: 12.9M/s
 	}
 }
 
-func TestLiteListeningAddr(t *testing.T) {
-	for _, tc := range []struct {
-		line, want string
-	}{
-		{`time=2026-11-21T20:16:57.459Z level=INFO msg="memcached-lite listening" addr=127.0.0.1:43677 data=/tmp/x.db items=0 sync=none pid=5426`, "127.0.0.1:43677"},
-		{`time=2026-11-21T20:16:57.459Z level=INFO msg="shutting down" addr=127.0.0.1:43677`, ""},
-	} {
-		if got, _ := liteListeningAddr(tc.line); got != tc.want {
-			t.Errorf("liteListeningAddr(%q) = %q, want %q", tc.line, got, tc.want)
-		}
-	}
-}
-
 func TestShortCount(t *testing.T) {
 	for n, want := range map[int]string{1_000_000: "1M", 2_000_000: "2M", 10_000: "10k", 1234: "1234", 1_500_000: "1500k"} {
 		if got := shortCount(n); got != want {
@@ -163,9 +151,9 @@ func TestShortCount(t *testing.T) {
 	}
 }
 
-// TestSuiteSmoke runs the suite's GET workload for a second against the
-// memcached-lite binary TestMain built and against memcached, and checks
-// the table and the files it writes.
+// TestSuiteSmoke runs the suite's GET workload for a second against a
+// memcached-lite binary built for the test and against memcached, and
+// checks the table and the files it writes.
 func TestSuiteSmoke(t *testing.T) {
 	if _, err := exec.LookPath("memcached"); err != nil {
 		if os.Getenv("CI") == "" {
@@ -175,11 +163,11 @@ func TestSuiteSmoke(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var log bytes.Buffer
-	cfg := suiteConfig{results: dir, bin: serverBin, duration: time.Second, repeat: 1, coldKeys: 1000,
-		only: map[string]bool{"get-hit": true}, servers: map[string]bool{"ml-always": true, "memcached": true}, log: &log}
-	rep, err := runSuite(t.Context(), cfg)
+	cfg := Config{Results: dir, Bin: buildLite(t), Duration: time.Second, Repeat: 1, ColdKeys: 1000,
+		Only: []string{"get-hit"}, Servers: []string{"ml-always,memcached"}, Log: &log}
+	rep, err := Run(t.Context(), cfg)
 	if err != nil {
-		t.Fatalf("runSuite: %v\nlog:\n%s", err, log.String())
+		t.Fatalf("Run: %v\nlog:\n%s", err, log.String())
 	}
 	if len(rep.Rows) != 2 {
 		t.Fatalf("got %d rows, want 2 (memcached-lite and memcached GET hits): %+v", len(rep.Rows), rep.Rows)
@@ -196,14 +184,14 @@ func TestSuiteSmoke(t *testing.T) {
 	if lite.Ratio <= 0 || lite.Pass == nil || lite.Target == "" {
 		t.Errorf("memcached-lite row: ratio %v, target %q, pass %v; want a ratio and a checked target", lite.Ratio, lite.Target, lite.Pass)
 	}
-	if err := saveSuiteReport(dir, rep, &log); err != nil {
+	if err := rep.Save(dir, &log); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "suite.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back suiteReport
+	var back Report
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Rows) != 2 || back.Rows[0].Value != lite.Value {
 		t.Errorf("suite.json: %v, %d rows; want the 2 rows back", err, len(back.Rows))
 	}
@@ -219,4 +207,57 @@ func TestSuiteSmoke(t *testing.T) {
 			t.Errorf("server log: %v", err)
 		}
 	}
+}
+
+func TestToolsMissing(t *testing.T) {
+	set := func(names ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, n := range names {
+			m[n] = true
+		}
+		return m
+	}
+	all := tools{memcached: "/m", memaslap: "/ms", redisServer: "/rs", redisBenchmark: "/rb"}
+	for _, tc := range []struct {
+		name          string
+		tools         tools
+		only, servers map[string]bool
+		want          string // the error; "" for none
+	}{
+		{"all present", all, nil, nil, ""},
+		{"none, memcached-lite only", tools{}, set("get-hit", "cold"), set("ml-always", "ml-none"), ""},
+		{"none, all", tools{}, nil, nil, "suite: missing memcached, memcaslap (or memaslap), redis-server, redis-benchmark (Debian packages memcached libmemcached-tools redis-server redis-tools)"},
+		{"memaslap against memcached-lite", tools{}, set("memaslap"), set("ml-none"), "suite: missing memcaslap (or memaslap) (Debian packages libmemcached-tools)"},
+		{"redis without its workloads", tools{}, set("mix", "cold"), set("redis"), ""},
+		{"redis-benchmark only", tools{redisServer: "/rs"}, set("set"), set("redis"), "suite: missing redis-benchmark (Debian packages redis-tools)"},
+	} {
+		err := tc.tools.missing(selection{only: tc.only, servers: tc.servers})
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%s: missing = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// buildLite builds the memcached-lite command into a temporary directory
+// and returns its path. When the tests run with -race, so does the server.
+func buildLite(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "memcached-lite")
+	args := []string{"build", "-o", bin}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" && s.Value == "true" {
+				args = append(args, "-race")
+			}
+		}
+	}
+	cmd := exec.CommandContext(t.Context(), "go", append(args, "github.com/memcached-lite/memcached-lite/cmd/memcached-lite")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+	}
+	return bin
 }

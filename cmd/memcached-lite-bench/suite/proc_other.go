@@ -1,0 +1,8 @@
+//go:build !linux
+
+package suite
+
+import "syscall"
+
+// dieWithParent returns nil: only Linux can tie a child's life to its parent.
+func dieWithParent() *syscall.SysProcAttr { return nil }
