@@ -24,14 +24,16 @@ type conn struct {
 	pending []pendingWrite // writes queued with the store, replies not yet written
 	stats   counters       // this connection's figures; stats sums them over all
 	stopped atomic.Bool
-	closing bool // quit, a framing error or shutdown: stop after this command
+	closing bool  // quit, a framing error or shutdown: stop after this command
+	failed  bool  // a noreply write failed: its SERVER_ERROR was the last reply
+	werr    error // the first failed write to the client: stop working for it
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, scratch: make([]byte, 0, 512)}
 	c.bw = bufio.NewWriterSize(countingWriter{c}, 16<<10)
 	c.br = bufio.NewReaderSize(flushingReader{c}, 16<<10)
-	c.p = newParser(c.br, s.opts.MaxItemSize, s.opts.MaxLineLength)
+	c.p = newParser(c.br, s.st.MaxValueSize, s.opts.MaxLineLength, s.mem)
 	return c
 }
 
@@ -49,11 +51,6 @@ func (r flushingReader) Read(b []byte) (int, error) {
 	// that ends the connection instead of reading and dropping more replies.
 	if err := c.bw.Flush(); err != nil {
 		return 0, err
-	}
-	// The idle deadline is set before stopped is checked, so that a stop
-	// in between (which sets a past deadline) is not overwritten.
-	if t := c.s.opts.IdleTimeout; t > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(t))
 	}
 	if c.stopped.Load() {
 		return 0, errStopped
@@ -75,6 +72,9 @@ func (w countingWriter) Write(b []byte) (int, error) {
 	}
 	n, err := c.nc.Write(b)
 	c.stats[bytesWritten].Add(uint64(n))
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
 	return n, err
 }
 
@@ -99,11 +99,21 @@ func (c *conn) serve() {
 			c.s.opts.Logger.Error("panic serving connection", "remote", c.nc.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
+	defer c.p.release()
 	log := c.s.opts.Logger
-	for !c.closing {
+	for !c.closing && c.werr == nil {
+		c.armIdle()
 		err := c.p.readCommand(&c.cmd)
 		if err != nil && !isReplyError(err) {
-			if !errors.Is(err, errHTTP) && !isQuietClose(err) && !c.stopped.Load() {
+			switch {
+			case c.stopped.Load():
+			case isTimeout(err):
+				c.stats[idleKicks].Add(1)
+			case errors.Is(err, errLineTooLong):
+				c.drain()
+				c.lingerClose()
+				return
+			case !errors.Is(err, errHTTP) && !isQuietClose(err):
 				log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
 			}
 			break
@@ -112,7 +122,8 @@ func (c *conn) serve() {
 			log.Debug("command", "remote", c.nc.RemoteAddr().String(), "op", c.cmd.op.String(), "keys", len(c.cmd.keys), "err", err)
 		}
 		c.exec(&c.cmd, err)
-		c.p.releaseData()
+		c.cmd = command{} // it points into the parser's buffers
+		c.p.release()
 	}
 	c.drain()
 	if err := c.bw.Flush(); err != nil && !isQuietClose(err) {
@@ -120,11 +131,49 @@ func (c *conn) serve() {
 	}
 }
 
+// armIdle starts the idle timeout for the next command: the command, its
+// data block included, must arrive within IdleTimeout, however it trickles
+// in (memcached closes a connection that sends no complete command in its
+// idle_timeout). The deadline is set before stopped is checked, so that a
+// stop in between (which sets a past deadline) is not overwritten.
+func (c *conn) armIdle() {
+	if t := c.s.opts.IdleTimeout; t > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(t))
+		if c.stopped.Load() {
+			c.nc.SetReadDeadline(time.Now())
+		}
+	}
+}
+
+// lingerTime bounds how long lingerClose reads and drops what the client
+// still sends.
+const lingerTime = time.Second
+
+// lingerClose ends a connection whose client is still sending (a line too
+// long): it sends the replies so far and a FIN, then reads and drops the
+// client's bytes for a moment before closing, so that the client sees the
+// end of the stream rather than a reset that could also destroy the replies.
+func (c *conn) lingerClose() {
+	if err := c.bw.Flush(); err != nil {
+		return
+	}
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, c.nc)
+}
+
 // isReplyError reports whether a readCommand error is answered on the
 // connection (rather than ending it).
 func isReplyError(err error) bool {
 	var pe *protocolError
-	return errors.Is(err, errUnknown) || errors.Is(err, errTooLarge) || errors.As(err, &pe)
+	return errors.Is(err, errUnknown) || errors.Is(err, errTooLarge) || errors.Is(err, errNoMemory) || errors.As(err, &pe)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // isQuietClose reports whether err is the ordinary end of a connection.

@@ -19,6 +19,9 @@ func (c *conn) exec(cmd *command, perr error) {
 	// Anything else may read what the queued writes change, and its reply
 	// comes after theirs.
 	c.drain()
+	if c.failed {
+		return // a failed noreply write's SERVER_ERROR was the last reply
+	}
 	if perr != nil {
 		c.execError(cmd, perr)
 		return
@@ -48,9 +51,15 @@ func (c *conn) exec(cmd *command, perr error) {
 // execError answers a request that did not parse. Like memcached, noreply
 // silences the error too when the line got far enough to know it.
 func (c *conn) execError(cmd *command, err error) {
-	if errors.Is(err, errTooLarge) {
-		c.stats[storeTooLarge].Add(1) // memcached does not count it in cmd_set
-		// As memcached: a set that is too large removes the old value, so
+	tooLarge, noMemory := errors.Is(err, errTooLarge), errors.Is(err, errNoMemory)
+	if tooLarge || noMemory {
+		// memcached does not count these in cmd_set.
+		if tooLarge {
+			c.stats[storeTooLarge].Add(1)
+		} else {
+			c.stats[storeNoMemory].Add(1)
+		}
+		// As memcached: a set that fails so removes the old value, so
 		// that a reader never gets the stale one.
 		if cmd.op == opSet && len(cmd.keys) == 1 {
 			if derr := c.s.st.Delete(string(cmd.keys[0])); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
@@ -80,10 +89,22 @@ func (c *conn) reply(cmd *command, b []byte) {
 }
 
 // replyErr writes the reply for a store error, logging the unexpected ones.
+//
+// An unexpected error (the store's own: a full disk, a failed fsync) is
+// answered even under noreply, and then the connection closes without
+// answering anything else: a client that sent noreply writes learns that
+// one was lost at its next reply, and never reads a later reply as a sign
+// that all of them were stored. (memcached, whose writes cannot fail so,
+// stays silent.)
 func (c *conn) replyErr(cmd *command, err error) {
 	b, unexpected := errorReply(err)
 	if unexpected {
 		c.s.opts.Logger.Error("store failed", "op", cmd.op.String(), "err", err)
+		if cmd.noreply {
+			c.write(b)
+			c.failed, c.closing = true, true
+			return
+		}
 	}
 	c.reply(cmd, b)
 }
@@ -121,6 +142,9 @@ func (c *conn) get(cmd *command) {
 				c.stats[getExpired].Add(1)
 			case errors.Is(err, storage.ErrFlushed):
 				c.stats[getFlushed].Add(1)
+			case errors.Is(err, storage.ErrClosed):
+				c.werr = err // shutting down: no point reading on
+				return
 			case !errors.Is(err, storage.ErrNotFound):
 				c.s.opts.Logger.Error("get failed", "key", string(k), "err", err)
 			}
@@ -129,25 +153,47 @@ func (c *conn) get(cmd *command) {
 		}
 		c.stats[getHits].Add(1)
 		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
+		if c.werr != nil {
+			return // the client has gone: stop loading its keys
+		}
 	}
 	c.write(replyEnd)
 }
 
+// gat touches the keys of a gat or gats line together, one commit for as
+// many of them as the store takes at once (see storage.GetAndTouchKeys).
 func (c *conn) gat(cmd *command) {
 	withCAS := cmd.op == opGats
 	exp := c.expires(cmd.exptime)
-	for _, k := range cmd.keys {
-		c.stats[cmdTouch].Add(1)
-		it, err := c.s.st.GetAndTouch(string(k), exp)
+	keys := make([]string, len(cmd.keys))
+	for i, k := range cmd.keys {
+		keys[i] = string(k)
+	}
+	var items []storage.Item
+	for len(keys) > 0 {
+		var err error
+		items, err = c.s.st.GetAndTouchKeys(keys, exp, items[:0])
 		if err != nil {
-			if !errors.Is(err, storage.ErrNotFound) {
-				c.s.opts.Logger.Error("gat failed", "key", string(k), "err", err)
-			}
-			c.stats[touchMisses].Add(1)
-			continue
+			// As for an unexpected error of a single-key command: the
+			// line ends, with what was written so far, in SERVER_ERROR.
+			c.replyErr(&command{op: cmd.op}, err)
+			return
 		}
-		c.stats[touchHits].Add(1)
-		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
+		for i := range items {
+			it := &items[i]
+			c.stats[cmdTouch].Add(1)
+			if it.Key == "" {
+				c.stats[touchMisses].Add(1)
+				continue
+			}
+			c.stats[touchHits].Add(1)
+			c.scratch = writeValue(c.bw, c.scratch, it, withCAS, c.casOf(it))
+			*it = storage.Item{}
+		}
+		if c.werr != nil {
+			return // the client has gone: touch no more of its keys
+		}
+		keys = keys[len(items):]
 	}
 	c.write(replyEnd)
 }
@@ -174,7 +220,9 @@ type pendingWrite struct {
 // replies are written in order by drain, before anything else is answered
 // and before the connection waits for input.
 func (c *conn) startWrite(cmd *command) {
-	wait := c.br.Buffered() == 0 || len(c.pending) >= maxPending-1
+	// A large value is not copied to wait in a pipeline: the budget holds
+	// it while it is read, and the copy would be memory nobody bounds.
+	wait := c.br.Buffered() == 0 || len(c.pending) >= maxPending-1 || len(cmd.data) > smallBuffer
 	it := storage.Item{Key: string(cmd.keys[0])}
 	pw := pendingWrite{op: cmd.op, noreply: cmd.noreply}
 	var kind storage.Op
@@ -208,11 +256,15 @@ func (c *conn) startWrite(cmd *command) {
 }
 
 // drain waits for the queued writes, in order, and writes their replies.
+// After a noreply write failed, the writes queued behind it are waited for
+// but not answered: the connection is closing.
 func (c *conn) drain() {
 	for i := range c.pending {
 		pw := &c.pending[i]
 		n, err := pw.p.Wait()
-		c.finishWrite(pw, n, err)
+		if !c.failed {
+			c.finishWrite(pw, n, err)
+		}
 		c.pending[i] = pendingWrite{}
 	}
 	c.pending = c.pending[:0]
@@ -276,21 +328,74 @@ func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
 	c.replyErr(cmd, err)
 }
 
+// flushAll follows memcached 1.6's process_flush_all_command: cmd_flush
+// counts every flush_all that gets this far, -F refuses it before its delay
+// is read, and the delay means what memcached makes of it (flushAt).
 func (c *conn) flushAll(cmd *command) {
+	c.stats[cmdFlush].Add(1)
 	if c.s.opts.DisableFlush {
 		c.reply(cmd, replyNoFlush)
 		return
 	}
-	c.stats[cmdFlush].Add(1)
-	var at time.Time // now
-	if cmd.hasExp && cmd.exptime > 0 {
-		at = c.expires(cmd.exptime)
+	var delay int32
+	if len(cmd.args) > 0 {
+		var ok bool
+		if delay, ok = parseInt32(cmd.args[0]); !ok {
+			c.reply(cmd, errorReplyLine(errBadExptime))
+			return
+		}
 	}
-	if err := c.s.st.FlushAll(at); err != nil {
+	var err error
+	switch at, when := c.flushAt(delay); when {
+	case flushNow:
+		err = c.s.st.FlushAll(time.Time{})
+	case flushLater:
+		err = c.s.st.FlushAll(at)
+	case flushNever:
+		err = c.s.st.CancelFlush()
+	}
+	if err != nil {
 		c.replyErr(cmd, err)
 		return
 	}
 	c.reply(cmd, replyOK)
+}
+
+type flushWhen int
+
+const (
+	flushNow flushWhen = iota
+	flushLater
+	flushNever // cancels a pending flush and flushes nothing
+)
+
+// processStarted is memcached's process_started, ITEM_UPDATE_INTERVAL (60 s)
+// and 2 s before the server started: the epoch of its relative clock.
+const processStarted = -62 * time.Second
+
+// flushAt says when flush_all with this delay flushes. memcached sets
+// oldest_live to realtime(delay)-1 and flushes at once when that is not in
+// the future, so a relative delay of d seconds flushes after d-1 of them
+// (flush_all 1 flushes now); an absolute time flushes a second before it,
+// now if that has passed, except that a time before memcached started
+// makes realtime 1 and oldest_live 0, which flushes nothing and cancels a
+// pending flush.
+func (c *conn) flushAt(delay int32) (time.Time, flushWhen) {
+	now := c.s.opts.Now()
+	switch {
+	case delay <= 1:
+		return time.Time{}, flushNow
+	case delay <= realtimeMax:
+		return now.Add(time.Duration(delay-1) * time.Second), flushLater
+	}
+	at := time.Unix(int64(delay), 0)
+	if !at.After(c.s.start.Add(processStarted)) {
+		return time.Time{}, flushNever
+	}
+	if at = at.Add(-time.Second); !at.After(now) {
+		return time.Time{}, flushNow
+	}
+	return at, flushLater
 }
 
 func (c *conn) shutdown(cmd *command) {

@@ -62,10 +62,9 @@ func (o opcode) String() string {
 type command struct {
 	op      opcode
 	keys    [][]byte // retrieval keys, or the one key of other commands
-	args    [][]byte // stats and shutdown arguments
+	args    [][]byte // stats and shutdown arguments, flush_all's delay
 	flags   uint32
 	exptime int64 // as sent: relative seconds, a Unix time, or negative
-	hasExp  bool  // flush_all: a delay was given
 	cas     uint64
 	delta   uint64
 	noreply bool
@@ -76,7 +75,8 @@ type command struct {
 var (
 	errUnknown     = errors.New("unknown command")          // ERROR
 	errTooLarge    = errors.New("object too large")         // SERVER_ERROR object too large for cache
-	errLineTooLong = errors.New("line too long")            // CLIENT_ERROR line too long, then close
+	errNoMemory    = errors.New("out of memory")            // SERVER_ERROR out of memory storing object
+	errLineTooLong = errors.New("line too long")            // close without a reply, as memcached
 	errHTTP        = errors.New("http request on the port") // close without a reply
 )
 
@@ -93,20 +93,47 @@ var (
 	errDeleteUsage = &protocolError{"bad command line format.  Usage: delete <key> [noreply]"}
 )
 
+// smallBuffer is the size up to which the parser keeps a line or a data
+// block in buffers it reuses without asking the budget.
+const smallBuffer = 16 << 10
+
 // parser reads commands from a buffered reader. It is not safe for
 // concurrent use: each connection has its own.
 type parser struct {
-	br          *bufio.Reader
-	maxItemSize int
-	maxLine     int      // longest retrieval line
-	fields      [][]byte // reused token slice
-	line        []byte   // the current line, copied out of br
-	data        []byte   // reused buffer for data blocks
-	keys        [24][]byte
+	br       *bufio.Reader
+	maxValue func(keyLen int, flags uint32) int // the largest value for a key and flags
+	maxLine  int                                // longest retrieval line, without its line end
+	mem      *budget                            // bounds the bytes of lines and values past smallBuffer
+	fields   [][]byte                           // reused token slice
+	line     []byte                             // the current line, copied out of br
+	data     []byte                             // reused buffer for data blocks
+	held     int                                // bytes of line and data reserved from mem
+	keys     [24][]byte
 }
 
-func newParser(br *bufio.Reader, maxItemSize, maxLine int) *parser {
-	return &parser{br: br, maxItemSize: maxItemSize, maxLine: maxLine, fields: make([][]byte, 0, 24)}
+func newParser(br *bufio.Reader, maxValue func(int, uint32) int, maxLine int, mem *budget) *parser {
+	return &parser{br: br, maxValue: maxValue, maxLine: maxLine, mem: mem, fields: make([][]byte, 0, 24)}
+}
+
+// grow returns buf with room for n more bytes, but no more than limit in
+// all. Past smallBuffer it doubles the capacity and reserves what it adds
+// from the budget; it reports false, and leaves buf as it was, if the
+// budget refuses.
+func (p *parser) grow(buf []byte, n, limit int) ([]byte, bool) {
+	need := len(buf) + n
+	if need <= cap(buf) {
+		return buf, true
+	}
+	size := min(max(2*cap(buf), need, smallBuffer), max(limit, need))
+	if add := size - max(cap(buf), smallBuffer); add > 0 {
+		if !p.mem.reserve(add) {
+			return buf, false
+		}
+		p.held += add
+	}
+	nb := make([]byte, len(buf), size)
+	copy(nb, buf)
+	return nb, true
 }
 
 // readLine returns the next line without its \n or \r\n, in a buffer of the
@@ -119,12 +146,15 @@ func (p *parser) readLine() ([]byte, error) {
 	for {
 		b, _ := p.br.Peek(p.br.Buffered())
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			if err := p.checkLine(b[:i+1]); err != nil {
+				return nil, err
+			}
 			p.line = append(p.line[:0], b[:i+1]...)
 			p.br.Discard(i + 1)
 			break
 		}
-		if len(b) > maxCommandLine && !isRetrieval(b) {
-			return nil, errLineTooLong
+		if err := p.checkLine(b); err != nil {
+			return nil, err
 		}
 		if len(b) == p.br.Size() {
 			return p.readLongLine()
@@ -139,17 +169,42 @@ func (p *parser) readLine() ([]byte, error) {
 	return p.trimLine(), nil
 }
 
-// readLongLine reads a retrieval line longer than br's buffer.
+// checkLine refuses a line, or the start of one, that can only end too
+// long: past maxCommandLine bytes without a newline unless it is a
+// retrieval, and a retrieval longer than maxLine without its line end.
+func (p *parser) checkLine(b []byte) error {
+	n := len(b)
+	if n > 0 && b[n-1] == '\n' {
+		n--
+		if n > 0 && b[n-1] == '\r' {
+			n--
+		}
+	} else if n > 0 && b[n-1] == '\r' {
+		n-- // the \n may follow
+	}
+	if len(b) > maxCommandLine && b[len(b)-1] != '\n' && !isRetrieval(b) {
+		return errLineTooLong
+	}
+	if n > p.maxLine && isRetrieval(b) {
+		return errLineTooLong
+	}
+	return nil
+}
+
+// readLongLine reads a retrieval line longer than br's buffer. The line
+// grows as it arrives, within the budget; past it the connection closes,
+// as memcached's does when it cannot grow its read buffer.
 func (p *parser) readLongLine() ([]byte, error) {
 	p.line = p.line[:0]
 	for {
 		chunk, err := p.br.ReadSlice('\n')
-		if len(p.line)+len(chunk) > p.maxLine {
+		line, ok := p.grow(p.line, len(chunk), p.maxLine+2)
+		if !ok {
 			return nil, errLineTooLong
 		}
-		p.line = append(p.line, chunk...)
-		if err != nil && len(p.line) > maxCommandLine && !isRetrieval(p.line) {
-			return nil, errLineTooLong
+		p.line = append(line, chunk...)
+		if cerr := p.checkLine(p.line); cerr != nil {
+			return nil, cerr
 		}
 		switch {
 		case err == nil:
@@ -274,14 +329,16 @@ func (p *parser) readCommand(c *command) error {
 		}
 		return parseExptime(c, f[2], errBadExptime)
 	case "flush_all":
+		// As memcached's process_flush_all_command: up to two arguments;
+		// noreply is the last one; the first is the delay unless it is
+		// that noreply, and is parsed by exec, after the -F check.
 		c.op = opFlushAll
 		if n > 3 {
 			return errUnknown
 		}
 		c.noreply = isNoreply(f)
-		if (c.noreply && n == 3) || (!c.noreply && n == 2) {
-			c.hasExp = true
-			return parseExptime(c, f[1], errBadExptime)
+		if n > 2 || (n == 2 && !c.noreply) {
+			c.args = f[1:2]
 		}
 		return nil
 	case "verbosity":
@@ -389,18 +446,15 @@ func (p *parser) parseStorage(c *command, op opcode, f [][]byte) error {
 		return errBadFormat
 	}
 	n := int(size) + 2
-	if int(size) > p.maxItemSize {
+	if int(size) > p.maxValue(len(c.keys[0]), c.flags) {
 		if _, err := p.br.Discard(n); err != nil {
 			return unexpected(err)
 		}
 		return errTooLarge
 	}
-	if cap(p.data) < n {
-		p.data = make([]byte, n)
-	}
-	buf := p.data[:n]
-	if _, err := io.ReadFull(p.br, buf); err != nil {
-		return unexpected(err)
+	buf, err := p.readData(n)
+	if err != nil {
+		return err
 	}
 	if buf[n-2] != '\r' || buf[n-1] != '\n' {
 		return errBadChunk
@@ -409,15 +463,58 @@ func (p *parser) parseStorage(c *command, op opcode, f [][]byte) error {
 	return nil
 }
 
-// releaseData drops a large data buffer so that an idle connection does not
-// keep a megabyte it used once.
-func (p *parser) releaseData() {
-	if cap(p.data) > 64<<10 {
+// readData reads a data block of n bytes. A block larger than smallBuffer
+// is read into a buffer that grows as its bytes arrive, so that a client
+// that sends a large value slowly holds only what it has sent; if the
+// budget refuses to let it grow, the rest of the block is read and dropped
+// and the command fails with errNoMemory.
+func (p *parser) readData(n int) ([]byte, error) {
+	if n <= smallBuffer {
+		if cap(p.data) < n {
+			p.data = make([]byte, smallBuffer)
+		}
+		buf := p.data[:n]
+		if _, err := io.ReadFull(p.br, buf); err != nil {
+			return nil, unexpected(err)
+		}
+		return buf, nil
+	}
+	buf := p.data[:0]
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			var ok bool
+			if buf, ok = p.grow(buf, 1, n); !ok {
+				if _, err := p.br.Discard(n - len(buf)); err != nil {
+					return nil, unexpected(err)
+				}
+				return nil, errNoMemory
+			}
+			p.data = buf
+		}
+		m, err := p.br.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, unexpected(err)
+		}
+	}
+	return buf, nil
+}
+
+// release gives the budget back what the last command's line and data
+// held, and drops buffers past smallBuffer so that an idle connection
+// keeps no more than it needs for small commands.
+func (p *parser) release() {
+	if cap(p.data) > smallBuffer {
 		p.data = nil
 	}
-	if cap(p.line) > 64<<10 {
+	if cap(p.line) > smallBuffer {
 		p.line = nil
 	}
+	if cap(p.fields) > 64 {
+		p.fields = make([][]byte, 0, 24)
+	}
+	p.mem.release(p.held)
+	p.held = 0
 }
 
 func unexpected(err error) error {

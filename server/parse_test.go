@@ -12,7 +12,7 @@ import (
 func parseOne(t *testing.T, in string) (command, error) {
 	t.Helper()
 	br := bufio.NewReaderSize(strings.NewReader(in), 64)
-	p := newParser(br, 1024, 4096)
+	p := newParser(br, maxValue(1024), 4096, nil)
 	var c command
 	err := p.readCommand(&c)
 	return c, err
@@ -102,7 +102,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
 		split := min(int(cut), len(in))
 		r := io.MultiReader(bytes.NewReader(in[:split]), bytes.NewReader(in[split:]))
-		p := newParser(bufio.NewReaderSize(r, 64), 128, 512)
+		p := newParser(bufio.NewReaderSize(r, 64), maxValue(128), 512, nil)
 		var c command
 		for range 1000 {
 			err := p.readCommand(&c)
@@ -143,7 +143,7 @@ func BenchmarkReadCommandSet(b *testing.B) {
 func benchmarkReadCommand(b *testing.B, in []byte) {
 	r := bytes.NewReader(in)
 	br := bufio.NewReaderSize(r, 4096)
-	p, c := newParser(br, 1<<20, 1<<20), new(command)
+	p, c := newParser(br, maxValue(1<<20), 1<<20, nil), new(command)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
@@ -152,4 +152,9 @@ func benchmarkReadCommand(b *testing.B, in []byte) {
 		for p.readCommand(c) == nil {
 		}
 	}
+}
+
+// maxValue is a size rule that allows n bytes whatever the key and flags.
+func maxValue(n int) func(int, uint32) int {
+	return func(int, uint32) int { return n }
 }

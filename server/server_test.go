@@ -85,7 +85,7 @@ func roundTrip(t *testing.T, c net.Conn, send, want string) {
 }
 
 func TestProtocol(t *testing.T) {
-	addr := startServer(t, server.Options{MaxItemSize: 1024})
+	addr, _ := startServerStore(t, server.Options{}, storage.Options{MaxItemSize: 1024})
 	long := strings.Repeat("k", 251)
 	tests := []struct{ name, send, want string }{
 		{"set then get", "set k 7 0 2\r\nhi\r\nget k\r\n", "STORED\r\nVALUE k 7 2\r\nhi\r\nEND\r\n"},

@@ -61,7 +61,7 @@ func (s *Server) generalStats() []stat {
 	st := s.st.Stats()
 	c := s.sumStats()
 	conns := s.connCount()
-	return []stat{
+	lines := []stat{
 		{"pid", strconv.Itoa(os.Getpid())},
 		{"uptime", i(int64(now.Sub(s.start) / time.Second))},
 		{"time", i(now.Unix())},
@@ -94,7 +94,12 @@ func (s *Server) generalStats() []stat {
 		{"touch_hits", u(c[touchHits])},
 		{"touch_misses", u(c[touchMisses])},
 		{"store_too_large", u(c[storeTooLarge])},
-		{"store_no_memory", "0"},
+		{"store_no_memory", u(c[storeNoMemory])},
+	}
+	if s.opts.IdleTimeout > 0 { // memcached shows it only then
+		lines = append(lines, stat{"idle_kicks", u(c[idleKicks])})
+	}
+	return append(lines, []stat{
 		{"bytes_read", u(c[bytesRead])},
 		{"bytes_written", u(c[bytesWritten])},
 		{"limit_maxbytes", i(st.CacheLimit)},
@@ -121,7 +126,7 @@ func (s *Server) generalStats() []stat {
 		{"avg_batch_size", strconv.FormatFloat(st.AvgBatch(), 'f', 2, 64)},
 		{"max_batch_size", u(st.MaxBatch)},
 		{"commit_time_us", i(st.CommitTime.Microseconds())},
-	}
+	}...)
 }
 
 func (s *Server) settingsStats() []stat {
@@ -136,8 +141,9 @@ func (s *Server) settingsStats() []stat {
 		{"cas_enabled", yesNo(!s.opts.DisableCAS)},
 		{"flush_enabled", yesNo(!s.opts.DisableFlush)},
 		{"shutdown_command", yesNo(s.opts.AllowShutdown)},
-		{"item_size_max", strconv.Itoa(s.opts.MaxItemSize)},
+		{"item_size_max", strconv.Itoa(s.st.MaxItemSize())},
 		{"idle_timeout", i(int64(s.opts.IdleTimeout / time.Second))},
+		{"read_buf_mem_limit", i(max(s.opts.ReadBufferLimit, 0))},
 		{"tcp_backlog", "1024"},
 		{"evictions", "off"},
 		{"data_file", statValue(st.Path)},
@@ -152,8 +158,8 @@ func (s *Server) resetStats() {
 			c.stats[i].Store(0)
 		}
 	}
-	for i := range s.closed {
-		s.closed[i].Store(0)
+	for i := range s.gone {
+		s.gone[i].Store(0)
 	}
 	s.mu.Unlock()
 	s.totalConns.Store(0)

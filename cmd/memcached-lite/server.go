@@ -41,6 +41,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-item-size", Aliases: []string{"I"}, Value: "1m", EnvVars: env("MAX_ITEM_SIZE"), Usage: "largest value, with k or m suffix (1k to 1024m)"},
 			&cli.DurationFlag{Name: "idle-timeout", EnvVars: env("IDLE_TIMEOUT"), Usage: "close connections idle this long (0: never)"},
 			&cli.IntFlag{Name: "max-line-length", Value: 1 << 20, EnvVars: env("MAX_LINE_LENGTH"), Usage: "longest get/gets line in bytes (other commands: 2048)"},
+			&cli.IntFlag{Name: "read-buf-mem", Value: 64, EnvVars: env("READ_BUF_MEM"), Usage: "MiB that values and get lines still arriving may hold, over all connections; past it a set gets SERVER_ERROR out of memory (0: no limit; -o read_buf_mem=N)"},
 			&cli.BoolFlag{Name: "enable-shutdown", Aliases: []string{"A"}, EnvVars: env("ENABLE_SHUTDOWN"), Usage: "allow the shutdown command"},
 			&cli.BoolFlag{Name: "disable-flush-all", Aliases: []string{"F"}, EnvVars: env("DISABLE_FLUSH_ALL"), Usage: "refuse flush_all"},
 			&cli.BoolFlag{Name: "disable-cas", Aliases: []string{"C"}, EnvVars: env("DISABLE_CAS"), Usage: "report CAS values as 0"},
@@ -89,6 +90,7 @@ func serverConfig(c *cli.Context) (config, error) {
 		return cfg, fmt.Errorf("--max-file-size %d: want a size in MiB, 0 for no limit", c.Int("max-file-size"))
 	}
 	idle := c.Duration("idle-timeout")
+	readBufMem := c.Int("read-buf-mem")
 	for _, o := range c.StringSlice("extended") {
 		for _, kv := range strings.Split(o, ",") {
 			if v, ok := strings.CutPrefix(kv, "idle_timeout="); ok {
@@ -98,7 +100,21 @@ func serverConfig(c *cli.Context) (config, error) {
 				}
 				idle = time.Duration(secs) * time.Second
 			}
+			if v, ok := strings.CutPrefix(kv, "read_buf_mem="); ok {
+				mib, err := strconv.Atoi(v)
+				if err != nil || mib < 0 {
+					return cfg, fmt.Errorf("-o read_buf_mem=%s: want whole MiB", v)
+				}
+				readBufMem = mib
+			}
 		}
+	}
+	if readBufMem < 0 {
+		return cfg, fmt.Errorf("--read-buf-mem %d: want a size in MiB, 0 for no limit", readBufMem)
+	}
+	readBufLimit := int64(readBufMem) << 20
+	if readBufLimit == 0 {
+		readBufLimit = -1 // no limit
 	}
 	switch {
 	case c.Bool("vv"):
@@ -116,18 +132,18 @@ func serverConfig(c *cli.Context) (config, error) {
 		cacheBytes = -1 // -m 0: no read cache
 	}
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(c.Int("port")))
-	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
+	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, NoCAS: c.Bool("disable-cas"), Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
-		MaxItemSize:   itemSize,
-		MaxConns:      c.Int("conn-limit"),
-		IdleTimeout:   idle,
-		MaxLineLength: c.Int("max-line-length"),
-		AllowShutdown: c.Bool("enable-shutdown"),
-		DisableFlush:  c.Bool("disable-flush-all"),
-		DisableCAS:    c.Bool("disable-cas"),
-		Threads:       c.Int("threads"),
-		Verbosity:     cfg.verbose,
-		Logger:        cfg.logger,
+		ReadBufferLimit: readBufLimit,
+		MaxConns:        c.Int("conn-limit"),
+		IdleTimeout:     idle,
+		MaxLineLength:   c.Int("max-line-length"),
+		AllowShutdown:   c.Bool("enable-shutdown"),
+		DisableFlush:    c.Bool("disable-flush-all"),
+		DisableCAS:      c.Bool("disable-cas"),
+		Threads:         c.Int("threads"),
+		Verbosity:       cfg.verbose,
+		Logger:          cfg.logger,
 	}
 	if cfg.server.MaxConns <= 0 {
 		return cfg, fmt.Errorf("-c %d: want at least 1", cfg.server.MaxConns)
@@ -202,6 +218,13 @@ func runServer(c *cli.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
+	if errors.Is(shutErr, context.DeadlineExceeded) {
+		// The connections still busy were closed; what they had queued
+		// with the store is committed by st.Close below, and nothing
+		// they had not been answered for was acknowledged.
+		log.Warn("connections did not finish in time; closed them", "timeout", shutdownTimeout)
+		shutErr = nil
+	}
 	if serveErr == nil {
 		serveErr = <-served
 	}
