@@ -14,26 +14,30 @@ import (
 	"time"
 )
 
-// StartMemcached starts the reference server, memcached 1.6, on 127.0.0.1
-// with no UDP and the extra args (such as "-m", "64"), and returns it once
-// it listens. memcached picks a free port itself (-p -1) and writes it to
-// the file named by MEMCACHED_PORT_FILENAME, by a rename once it listens:
-// the contract memcached's own tests use. So there is no race for a free
-// port, and no connection comes before the test's, which would count in
-// memcached's stats. The process is killed at the end of the test. Without memcached the test is skipped, unless CI is set
-// (see Tool).
+// StartMemcached starts the reference server, memcached 1.6, as
+// "memcached -p PORT -U 0 -l 127.0.0.1" on a free port, with the extra args
+// (such as "-m", "64"), and returns it once it listens: memcached writes
+// its port to the file named by MEMCACHED_PORT_FILENAME, by a rename, once
+// it listens (the contract memcached's own tests use). So no connection
+// comes before the test's, which would count in memcached's stats. (-p -1
+// would pick the port too, but then memcached reports tcpport -1.) If
+// another process takes the port first, memcached exits and StartMemcached
+// tries another. The process is killed at the end of the test. Without
+// memcached the test is skipped, unless CI is set (see Tool).
 func StartMemcached(t testing.TB, args ...string) *Process {
 	t.Helper()
 	bin := Tool(t, "memcached")
-	dir := t.TempDir()
-	ports := filepath.Join(dir, "ports")
-	a := append([]string{"-p", "-1", "-U", "0", "-l", "127.0.0.1"}, args...)
-	if os.Geteuid() == 0 {
-		a = append(a, "-u", "root") // memcached refuses to run as root otherwise
-	}
-	p := launch(t, dir, "memcached", bin, a, Env("MEMCACHED_PORT_FILENAME="+ports))
-	p.mustAwait(func() (string, error) { return readPortsFile(ports) })
-	return p
+	return startOnFreePort(t, func(addr string) (*Process, func() (string, error)) {
+		_, port, _ := net.SplitHostPort(addr)
+		dir := t.TempDir()
+		ports := filepath.Join(dir, "ports")
+		a := append([]string{"-p", port, "-U", "0", "-l", "127.0.0.1"}, args...)
+		if os.Geteuid() == 0 {
+			a = append(a, "-u", "root") // memcached refuses to run as root otherwise
+		}
+		p := launch(t, dir, "memcached", bin, a, Env("MEMCACHED_PORT_FILENAME="+ports))
+		return p, func() (string, error) { return readPortsFile(ports) }
+	})
 }
 
 // readPortsFile returns the TCP address in memcached's
@@ -72,9 +76,8 @@ type TwemproxyServer struct {
 func StartTwemproxy(t testing.TB, servers ...TwemproxyServer) *Process {
 	t.Helper()
 	bin := Tool(t, "nutcracker")
-	for attempt := 1; ; attempt++ {
+	return startOnFreePort(t, func(listen string) (*Process, func() (string, error)) {
 		dir := t.TempDir()
-		listen := FreeAddr(t)
 		conf := filepath.Join(dir, "nutcracker.yml")
 		var b strings.Builder
 		fmt.Fprintf(&b, "pool:\n  listen: %s\n  hash: md5\n  distribution: ketama\n", listen)
@@ -95,19 +98,32 @@ func StartTwemproxy(t testing.TB, servers ...TwemproxyServer) *Process {
 		_, statsPort, _ := net.SplitHostPort(FreeAddr(t))
 		// Without -o, nutcracker logs to its standard error: the output.
 		p := launch(t, dir, "nutcracker", bin, []string{"-c", conf, "-a", "127.0.0.1", "-s", statsPort}, Env())
-		err := p.await(func() (string, error) {
+		return p, func() (string, error) {
 			if answersVersion(listen) != nil {
 				return "", nil
 			}
 			return listen, nil
-		})
+		}
+	})
+}
+
+// startOnFreePort starts a server on a free loopback address: start starts
+// it to listen on addr, and returns it with the function await polls. If
+// the server exits before it is ready (another process may have taken the
+// port), it tries another port, three times in all.
+func startOnFreePort(t testing.TB, start func(addr string) (*Process, func() (string, error))) *Process {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr := FreeAddr(t)
+		p, ready := start(addr)
+		err := p.await(ready)
 		if err == nil {
 			return p
 		}
 		if !p.Exited() || attempt == 3 {
 			t.Fatalf("servertest: %s", p.describe(err))
 		}
-		t.Logf("servertest: another process may have taken %s; trying another port: %s", listen, p.describe(err))
+		t.Logf("servertest: another process may have taken %s; trying another port: %s", addr, p.describe(err))
 	}
 }
 

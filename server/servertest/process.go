@@ -84,7 +84,9 @@ func StartBinary(t testing.TB, opts BinaryOptions) *Process {
 	args = append(args, opts.Args...)
 	p := launch(t, dir, "memcached-lite", bin, args, Env(opts.Env...))
 	p.Path, p.lite = opts.Path, &opts
-	p.mustAwait(func() (string, error) { return readReadyFile(ready) })
+	if err := p.await(func() (string, error) { return readReadyFile(ready) }); err != nil {
+		t.Fatalf("servertest: %s", p.describe(err))
+	}
 	return p
 }
 
@@ -180,14 +182,6 @@ func (p *Process) await(ready func() (addr string, err error)) error {
 			return fmt.Errorf("not ready within %v", startTimeout)
 		case <-tick.C:
 		}
-	}
-}
-
-// mustAwait is await that fails the test, showing the output.
-func (p *Process) mustAwait(ready func() (addr string, err error)) {
-	p.t.Helper()
-	if err := p.await(ready); err != nil {
-		p.t.Fatalf("servertest: %s", p.describe(err))
 	}
 }
 

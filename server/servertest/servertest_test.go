@@ -161,7 +161,8 @@ func TestEnv(t *testing.T) {
 }
 
 // TestStartMemcached checks that memcached is ready with no connection
-// made before the test's: its stats count only the test's bytes.
+// made before the test's (its stats count only the test's bytes), and on
+// the port it reports.
 func TestStartMemcached(t *testing.T) {
 	p := servertest.StartMemcached(t, "-m", "64")
 	nc, err := net.DialTimeout("tcp", p.Addr, 5*time.Second)
@@ -172,25 +173,33 @@ func TestStartMemcached(t *testing.T) {
 	if err := nc.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.WriteString(nc, "stats\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	stats := map[string]string{}
-	for r := bufio.NewReader(nc); ; {
-		l, err := r.ReadString('\n')
-		if err != nil {
+	r := bufio.NewReader(nc)
+	stats := func(req string) map[string]string {
+		t.Helper()
+		if _, err := io.WriteString(nc, req); err != nil {
 			t.Fatal(err)
 		}
-		if l == "END\r\n" {
-			break
-		}
-		if f := strings.Fields(l); len(f) == 3 {
-			stats[f[1]] = f[2]
+		m := map[string]string{}
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l == "END\r\n" {
+				return m
+			}
+			if f := strings.Fields(l); len(f) == 3 {
+				m[f[1]] = f[2]
+			}
 		}
 	}
-	if stats["curr_connections"] != "1" || stats["bytes_read"] != "7" || stats["pid"] != strconv.Itoa(p.Cmd.Process.Pid) {
+	st := stats("stats\r\n")
+	if st["curr_connections"] != "1" || st["bytes_read"] != "7" || st["pid"] != strconv.Itoa(p.Cmd.Process.Pid) {
 		t.Errorf("curr_connections %s, bytes_read %s, pid %s; want 1, 7 (\"stats\\r\\n\"), %d",
-			stats["curr_connections"], stats["bytes_read"], stats["pid"], p.Cmd.Process.Pid)
+			st["curr_connections"], st["bytes_read"], st["pid"], p.Cmd.Process.Pid)
+	}
+	if port := stats("stats settings\r\n")["tcpport"]; port != strconv.Itoa(p.Port) {
+		t.Errorf("stats settings tcpport = %s, want %d", port, p.Port)
 	}
 }
 
