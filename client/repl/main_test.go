@@ -3,13 +3,10 @@ package repl_test
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
@@ -19,14 +16,7 @@ import (
 // pipe and terminal modes. The repl package imports nothing of the server:
 // only its external tests do.
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if err := servertest.RemoveBinary(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { servertest.Main(m) }
 
 // syncBuffer collects output written by another goroutine or process and
 // lets a test wait, without sleeping, until some text appears.

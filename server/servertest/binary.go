@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // BinEnv is the environment variable that names the memcached-lite binary
@@ -38,8 +40,8 @@ var built struct {
 // $MEMCACHED_LITE_BIN if it is set, else one it builds with go build into a
 // temporary directory, once per test process, with -race when the test
 // binary has it (so a data race in the server fails the test; see
-// StartBinary). It is safe for concurrent use. Tests call Binary; TestMain
-// may call BuildBinary, and calls RemoveBinary when the tests are done.
+// StartBinary). It is safe for concurrent use. Tests call Binary, TestMain
+// may call BuildBinary; Main removes the binary when the tests are done.
 func BuildBinary() (string, error) {
 	built.once.Do(func() {
 		if p := os.Getenv(BinEnv); p != "" {
@@ -84,14 +86,19 @@ func Binary(t testing.TB) string {
 	return bin
 }
 
-// RemoveBinary removes the binary BuildBinary built, if it built one (not
-// one named by $MEMCACHED_LITE_BIN). Call it at the end of TestMain, after
-// every test.
-func RemoveBinary() error {
-	if built.dir == "" {
-		return nil
-	}
-	return os.RemoveAll(built.dir)
+// Main is TestMain for a package whose tests use servertest: it runs the
+// tests, fails them if they leave goroutines running (goleak), removes the
+// binary BuildBinary built for them, if any, and exits.
+func Main(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		if built.dir != "" {
+			if err := os.RemoveAll(built.dir); err != nil {
+				fmt.Fprintln(os.Stderr, "servertest:", err)
+				code = max(code, 1)
+			}
+		}
+		os.Exit(code)
+	}))
 }
 
 // raceEnabled reports whether the test binary was built with -race.

@@ -2,9 +2,7 @@ package servertest
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -36,27 +34,19 @@ func StartMemcached(t testing.TB, args ...string) *Process {
 			a = append(a, "-u", "root") // memcached refuses to run as root otherwise
 		}
 		p := launch(t, dir, "memcached", bin, a, Env("MEMCACHED_PORT_FILENAME="+ports))
-		return p, func() (string, error) { return readPortsFile(ports) }
+		return p, fileReady(ports, parsePortsFile)
 	})
 }
 
-// readPortsFile returns the TCP address in memcached's
-// MEMCACHED_PORT_FILENAME file ("TCP INET: 40123" lines), or "" while there
-// is no file.
-func readPortsFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	}
-	if err != nil {
-		return "", err
-	}
+// parsePortsFile reads memcached's MEMCACHED_PORT_FILENAME file, with
+// lines such as "TCP INET: 40123".
+func parsePortsFile(b []byte) (string, error) {
 	for _, l := range strings.Split(string(b), "\n") {
 		if port, ok := strings.CutPrefix(l, "TCP INET: "); ok {
 			return net.JoinHostPort("127.0.0.1", port), nil
 		}
 	}
-	return "", fmt.Errorf("port file %s holds %q, want a line TCP INET: <port>", path, b)
+	return "", fmt.Errorf("holds %q, want a line TCP INET: <port>", b)
 }
 
 // A TwemproxyServer is one server of the pool StartTwemproxy proxies.

@@ -84,7 +84,7 @@ func StartBinary(t testing.TB, opts BinaryOptions) *Process {
 	args = append(args, opts.Args...)
 	p := launch(t, dir, "memcached-lite", bin, args, Env(opts.Env...))
 	p.Path, p.lite = opts.Path, &opts
-	if err := p.await(func() (string, error) { return readReadyFile(ready) }); err != nil {
+	if err := p.await(fileReady(ready, parseReadyFile)); err != nil {
 		t.Fatalf("servertest: %s", p.describe(err))
 	}
 	return p
@@ -108,19 +108,30 @@ func (p *Process) Restart(t testing.TB) *Process {
 	return q
 }
 
-// readReadyFile returns the address in memcached-lite's --ready-file, or
-// "" while there is no file.
-func readReadyFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+// fileReady returns a readiness check for await: "" while path does not
+// exist, then the address parse reads in it. The server writes the file by
+// a rename, so it is whole once it is there.
+func fileReady(path string, parse func(b []byte) (string, error)) func() (string, error) {
+	return func() (string, error) {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		if err == nil {
+			var addr string
+			if addr, err = parse(b); err == nil {
+				return addr, nil
+			}
+		}
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	if err != nil {
-		return "", err
-	}
+}
+
+// parseReadyFile reads memcached-lite's --ready-file: host:port and a newline.
+func parseReadyFile(b []byte) (string, error) {
 	addr, ok := strings.CutSuffix(string(b), "\n")
 	if !ok || strings.ContainsAny(addr, " \n") {
-		return "", fmt.Errorf("ready file %s holds %q, want host:port and a newline", path, b)
+		return "", fmt.Errorf("holds %q, want host:port and a newline", b)
 	}
 	return addr, nil
 }

@@ -14,6 +14,8 @@
 //     StartTwemproxy a twemproxy (nutcracker) in front of servers.
 //   - Tool finds an external program, skipping the test when it is missing
 //     unless the CI environment variable is set; FreeAddr finds a free port.
+//   - Main is TestMain for a package that uses the binary: goleak, then the
+//     binary is removed.
 //
 // Readiness is a contract, never a sleep or a log line: a listener bound
 // before Serve (Start), the address file memcached-lite writes with
@@ -22,7 +24,7 @@
 // process on Linux (Pdeathsig), so a test killed by -timeout leaves none
 // behind.
 //
-// Every function takes the test's testing.TB and is for that test's
+// A function that takes the test's testing.TB is for that test's
 // goroutine, as t.Fatal is.
 //
 // The client package imports no project package: its tests use this one

@@ -15,19 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
-		if err := servertest.RemoveBinary(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-		}
-		os.Exit(code)
-	}))
-}
+func TestMain(m *testing.M) { servertest.Main(m) }
 
 // roundTrip sends send to addr on a new connection and checks that exactly
 // want comes back.
