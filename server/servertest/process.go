@@ -92,7 +92,8 @@ func StartBinary(t testing.TB, opts BinaryOptions) *Process {
 
 // Restart starts memcached-lite again as StartBinary started p, on the same
 // data file and the same port, once p has exited (Stop it first). The new
-// process keeps p's AllowErrors.
+// process keeps p's AllowErrors. If another process took the port meanwhile,
+// the server exits and the test fails.
 func (p *Process) Restart(t testing.TB) *Process {
 	t.Helper()
 	if p.lite == nil || p.lite.NoDefaultFlags {
