@@ -18,10 +18,12 @@ run: build
 	./$(BIN) server -l 127.0.0.1 -p 11211 --data $(DATA)
 
 # test: vet, every test with the race detector (the short crash test among
-# them), then each fuzzer for a few seconds from its corpus.
+# them), then each fuzzer for a few seconds from its corpus. The end-to-end
+# tests run the binary just built (server/servertest reads MEMCACHED_LITE_BIN)
+# instead of building their own.
 test: build
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	MEMCACHED_LITE_BIN=$(abspath $(BIN)) $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 lint:

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"path/filepath"
+	"net"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/client"
 	"github.com/memcached-lite/memcached-lite/client/repl"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 const waitLimit = 10 * time.Second // for one reply of an interactive session
@@ -61,7 +64,7 @@ func (o *oneShot) expect(want string, wantCode int, args ...string) {
 }
 
 func TestREPLCompareAndSwap(t *testing.T) {
-	o := newOneShot(t, repl.Config{Servers: []string{startServer(t, "", "").addr}})
+	o := newOneShot(t, repl.Config{Servers: []string{servertest.StartBinary(t, servertest.BinaryOptions{}).Addr}})
 	o.expect("STORED\n", 0, "set", "k", "v1")
 	out, _, _ := o.run("gets", "k")
 	m := regexp.MustCompile(`^v1 \(cas=(\d+)\)\n$`).FindStringSubmatch(out)
@@ -74,7 +77,7 @@ func TestREPLCompareAndSwap(t *testing.T) {
 }
 
 func TestREPLStatsAndVersion(t *testing.T) {
-	addr := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	o := newOneShot(t, repl.Config{Servers: []string{addr}})
 	c := client.New(addr)
 	defer c.Close()
@@ -121,7 +124,7 @@ func TestREPLStatsAndVersion(t *testing.T) {
 }
 
 func TestREPLTwoServers(t *testing.T) {
-	addrs := []string{startServer(t, "", "").addr, startServer(t, "", "").addr}
+	addrs := []string{servertest.StartBinary(t, servertest.BinaryOptions{}).Addr, servertest.StartBinary(t, servertest.BinaryOptions{}).Addr}
 	o := newOneShot(t, repl.Config{Servers: addrs})
 	ring := client.New(addrs...)
 	defer ring.Close()
@@ -193,7 +196,7 @@ func TestREPLTwoServers(t *testing.T) {
 // interactive session goes on, and is served once a server starts on the
 // address, and again after that server restarts.
 func TestREPLServerDown(t *testing.T) {
-	addr := freeAddr(t)
+	addr := servertest.FreeAddr(t)
 	refused := "cannot connect to " + addr + ": connection refused\n"
 
 	var out, errOut bytes.Buffer
@@ -208,7 +211,7 @@ func TestREPLServerDown(t *testing.T) {
 		t.Error(err)
 	}
 
-	stdout, stderr, code := runClient(t, "", "-s", addr, "get", "k")
+	stdout, stderr, code := servertest.Run(t, "", "client", "-s", addr, "get", "k")
 	if code != 1 || stdout != "" || stderr != refused {
 		t.Errorf("client get k against no server: status %d, stdout %q, stderr %q; want 1, nothing, %q", code, stdout, stderr, refused)
 	}
@@ -216,13 +219,19 @@ func TestREPLServerDown(t *testing.T) {
 	hint := "(is a server running there? \"memcached-lite server\" starts one; the next command tries again)\n"
 	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
 	s.command("get k", refused+hint)
-	data := filepath.Join(t.TempDir(), "data.db")
-	srv := startServer(t, data, addr)
+	_, portText, _ := net.SplitHostPort(addr)
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.StartBinary(t, servertest.BinaryOptions{Port: port})
 	s.command("set k v", "STORED\n")
 	s.command("get k", "v\n")
-	srv.stop() // the connection the REPL keeps is closed
+	if code := srv.Stop(syscall.SIGTERM); code != 0 { // the connection the REPL keeps is closed
+		t.Errorf("server exited with status %d after SIGTERM, want 0", code)
+	}
 	s.command("get k", refused+hint)
-	startServer(t, data, addr)
+	srv.Restart(t) // on the same data file and address
 	s.command("get k", "v\n")
 	s.command("delete k", "DELETED\n")
 	s.end()

@@ -3,13 +3,15 @@ package repl_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // TestREPLOneShotBinary runs "memcached-lite client COMMAND ARGS..." as a
 // script would.
 func TestREPLOneShotBinary(t *testing.T) {
-	addr := startServer(t, "", "").addr
-	other := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
+	other := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	for _, tc := range []struct {
 		name  string
 		stdin string
@@ -39,7 +41,7 @@ func TestREPLOneShotBinary(t *testing.T) {
 			if args[0] != "-s" {
 				args = append([]string{"-s", addr}, args...)
 			}
-			out, errOut, code := runClient(t, tc.stdin, args...)
+			out, errOut, code := servertest.Run(t, tc.stdin, append([]string{"client"}, args...)...)
 			if out != tc.out || errOut != tc.err || code != tc.code {
 				t.Errorf("client %q:\n got stdout %q, stderr %q, status %d\nwant stdout %q, stderr %q, status %d",
 					args, out, errOut, code, tc.out, tc.err, tc.code)
@@ -48,17 +50,17 @@ func TestREPLOneShotBinary(t *testing.T) {
 	}
 
 	t.Run("two -s flags", func(t *testing.T) {
-		out, errOut, code := runClient(t, "", "-s", addr, "-s", other, "servers")
+		out, errOut, code := servertest.Run(t, "", "client", "-s", addr, "-s", other, "servers")
 		if want := addr + "\n" + other + "\n"; out != want || errOut != "" || code != 0 {
 			t.Errorf("servers: stdout %q, stderr %q, status %d; want %q", out, errOut, code, want)
 		}
 	})
 	t.Run("help", func(t *testing.T) {
-		out, errOut, code := runClient(t, "", "help", "set")
+		out, errOut, code := servertest.Run(t, "", "client", "help", "set")
 		if !strings.HasPrefix(out, "set KEY VALUE [ttl=SECONDS] [flags=N]\n\nStores VALUE under KEY") || errOut != "" || code != 0 {
 			t.Errorf("help set: stdout %q, stderr %q, status %d", out, errOut, code)
 		}
-		out, _, _ = runClient(t, "", "help")
+		out, _, _ = servertest.Run(t, "", "client", "help")
 		for _, name := range []string{"set", "get", "gets", "cas", "incr", "touch", "flush", "stats", "servers", "trace", "raw", "quit"} {
 			if !strings.Contains(out, "\n  "+name+" ") {
 				t.Errorf("help does not list %s:\n%s", name, out)

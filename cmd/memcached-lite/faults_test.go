@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // needRoot skips a test that mounts file systems unless it runs as root;
@@ -21,7 +23,7 @@ import (
 func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		skipOrFail(t, "mounting a tmpfs needs root")
+		servertest.SkipOrFail(t, "mounting a tmpfs needs root")
 	}
 }
 
@@ -87,7 +89,7 @@ func (w *wire) expectItems(keys []string) {
 // once space is freed writes work again, with nothing acknowledged lost.
 func TestFaultsDiskFull(t *testing.T) {
 	needRoot(t)
-	bbolt := bboltTool(t)
+	bbolt := servertest.Tool(t, "bbolt") // go install go.etcd.io/bbolt/cmd/bbolt@v1.5.0
 	dir := mountTmpfs(t, 0, "size=4m")
 	path := filepath.Join(dir, "memcached-lite.db")
 	filler := filepath.Join(dir, "filler")
@@ -96,9 +98,9 @@ func TestFaultsDiskFull(t *testing.T) {
 	}
 	enospc := regexp.MustCompile(`no space left on device`)
 
-	p := startBinary(t, path)
-	p.allowErrors = enospc
-	w := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	p.AllowErrors = enospc
+	w := dialWire(t, p.Addr)
 	full := regexp.MustCompile(`^SERVER_ERROR storage: commit ` + regexp.QuoteMeta(path) + `: write ` + regexp.QuoteMeta(path) + `: no space left on device\r\n$`)
 	stored, failed := fillUntilFull(t, w, full)
 	w.expect("get "+failed+"\r\n", "END\r\n") // the failed write was not applied
@@ -109,21 +111,20 @@ func TestFaultsDiskFull(t *testing.T) {
 	}
 	w.expectItems(stored)
 	w.expectVersion()
-	if p.exited() {
+	if p.Exited() {
 		t.Fatal("the server exited on a full disk")
 	}
 
 	// Killed right after failed commits, the file is consistent.
-	p.cmd.Process.Kill()
-	if code := p.wait(procStopTimeout); code != -1 {
+	if code := p.Stop(syscall.SIGKILL); code != -1 {
 		t.Fatalf("exit status %d after SIGKILL", code)
 	}
 	bboltCheck(t, bbolt, path)
 
 	// It starts again on the full disk, with everything acknowledged.
-	p = startBinary(t, path)
-	p.allowErrors = enospc
-	w = dialWire(t, p.addr)
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	p.AllowErrors = enospc
+	w = dialWire(t, p.Addr)
 	w.expectItems(stored)
 
 	// Free space, and writes work again.
@@ -139,12 +140,12 @@ func TestFaultsDiskFull(t *testing.T) {
 		w.expect(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v), "STORED\r\n")
 		stored = append(stored, k)
 	}
-	if code := p.stop(syscall.SIGTERM); code != 0 {
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
 	bboltCheck(t, bbolt, path)
-	p = startBinary(t, path)
-	dialWire(t, p.addr).expectItems(stored)
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	dialWire(t, p.Addr).expectItems(stored)
 }
 
 // TestFaultsMaxFileSize is TestFaultsDiskFull with bbolt's own limit on the
@@ -152,26 +153,27 @@ func TestFaultsDiskFull(t *testing.T) {
 // deletes can fail (they need new pages too): the way out is a restart with
 // a larger limit.
 func TestFaultsMaxFileSize(t *testing.T) {
-	bbolt := bboltTool(t)
+	bbolt := servertest.Tool(t, "bbolt") // go install go.etcd.io/bbolt/cmd/bbolt@v1.5.0
 	path := newDataFile(t)
-	code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path, "--max-file-size", "-1")
+	stdout, stderr, code := servertest.Run(t, "", "server", "-p", "0", "-l", "127.0.0.1", "--data", path, "--max-file-size", "-1")
+	out := stdout + stderr
 	if want := "--max-file-size -1: want a size in MiB, 0 for no limit"; code != 1 || !strings.Contains(out, want) {
 		t.Errorf("--max-file-size -1: exit status %d, output:\n%s\nwant 1 and %q", code, out, want)
 	}
 	maxSize := regexp.MustCompile(`database reached maximum size`)
-	p := startBinary(t, path, "--max-file-size", "1")
-	p.allowErrors = maxSize
-	w := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path, Args: []string{"--max-file-size", "1"}})
+	p.AllowErrors = maxSize
+	w := dialWire(t, p.Addr)
 	stored, failed := fillUntilFull(t, w, regexp.MustCompile(`^SERVER_ERROR storage: commit `+regexp.QuoteMeta(path)+`: database reached maximum size\r\n$`))
 	w.expect("get "+failed+"\r\n", "END\r\n")
 	w.expectItems(stored)
-	if code := p.stop(syscall.SIGTERM); code != 0 {
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
 	bboltCheck(t, bbolt, path)
 
-	p = startBinary(t, path)
-	w = dialWire(t, p.addr)
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	w = dialWire(t, p.Addr)
 	w.expectItems(stored)
 	v := faultsValue(failed)
 	w.expect(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", failed, len(v), v), "STORED\r\n")
@@ -184,24 +186,25 @@ func TestFaultsMaxFileSize(t *testing.T) {
 func TestFaultsBadFiles(t *testing.T) {
 	t.Run("locked by another server", func(t *testing.T) {
 		path := newDataFile(t)
-		first := startBinary(t, path)
+		first := servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
 		start := time.Now()
-		code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+		stdout, stderr, code := servertest.Run(t, "", "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+		out := stdout + stderr
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("the second server took %v to give up, want at most 2s", d)
 		}
-		want := fmt.Sprintf("memcached-lite: storage: open %s: the file is locked by process %d", path, first.cmd.Process.Pid)
+		want := fmt.Sprintf("memcached-lite: storage: open %s: the file is locked by process %d", path, first.Cmd.Process.Pid)
 		if code != 1 || !strings.Contains(out, want) {
 			t.Errorf("a second server on %s: exit status %d, output:\n%s\nwant 1 and %q", path, code, out, want)
 		}
-		dialWire(t, first.addr).expect("set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
+		dialWire(t, first.Addr).expect("set k 0 0 1\r\nx\r\nget k\r\n", "STORED\r\nVALUE k 0 1\r\nx\r\nEND\r\n")
 	})
 
 	dir := t.TempDir()
 	// A file of ours with 300 items in it, for the damaged copies.
 	ours := filepath.Join(dir, "ours.db")
-	p := startBinary(t, ours)
-	w := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: ours})
+	w := dialWire(t, p.Addr)
 	var keys []string
 	for i := range 300 {
 		k := fmt.Sprintf("k%d", i)
@@ -209,7 +212,7 @@ func TestFaultsBadFiles(t *testing.T) {
 		w.expect(fmt.Sprintf("set %s 0 0 %d\r\n%s\r\n", k, len(v), v), "STORED\r\n")
 		keys = append(keys, k)
 	}
-	if code := p.stop(syscall.SIGTERM); code != 0 {
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
 	good, err := os.ReadFile(ours)
@@ -262,7 +265,8 @@ func TestFaultsBadFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+			stdout, stderr, code := servertest.Run(t, "", "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+			out := stdout + stderr
 			want := fmt.Sprintf("memcached-lite: storage: open %s: storage: not a memcached-lite data file", path)
 			if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, c.why) || strings.Contains(out, "goroutine") {
 				t.Errorf("server on %s: exit status %d, output:\n%s\nwant 1 and %q, %q", c.name, code, out, want, c.why)
@@ -278,8 +282,8 @@ func TestFaultsBadFiles(t *testing.T) {
 	}
 
 	// The intact file still opens, with its items.
-	p = startBinary(t, ours)
-	w = dialWire(t, p.addr)
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: ours})
+	w = dialWire(t, p.Addr)
 	for _, k := range keys[:10] {
 		w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 0 1000\r\n%s\r\nEND\r\n", k, strings.Repeat("v", 1000)))
 	}
@@ -288,9 +292,9 @@ func TestFaultsBadFiles(t *testing.T) {
 		needRoot(t)
 		ro := mountTmpfs(t, 0, "size=1m")
 		existing := filepath.Join(ro, "existing.db")
-		p := startBinary(t, existing)
-		dialWire(t, p.addr).expect("set k 0 0 1\r\nx\r\n", "STORED\r\n")
-		if code := p.stop(syscall.SIGTERM); code != 0 {
+		p := servertest.StartBinary(t, servertest.BinaryOptions{Path: existing})
+		dialWire(t, p.Addr).expect("set k 0 0 1\r\nx\r\n", "STORED\r\n")
+		if code := p.Stop(syscall.SIGTERM); code != 0 {
 			t.Fatalf("exit status %d after SIGTERM, want 0", code)
 		}
 		before, err := os.ReadFile(existing)
@@ -301,7 +305,8 @@ func TestFaultsBadFiles(t *testing.T) {
 			t.Fatalf("mount -o remount,ro %s: %v", ro, err)
 		}
 		for _, path := range []string{existing, filepath.Join(ro, "new.db")} {
-			code, out := runBinary(t, 10*time.Second, nil, "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+			stdout, stderr, code := servertest.Run(t, "", "server", "-p", "0", "-l", "127.0.0.1", "--data", path)
+			out := stdout + stderr
 			want := fmt.Sprintf("memcached-lite: storage: open %s: open %s: read-only file system", path, path)
 			if code != 1 || !strings.Contains(out, want) {
 				t.Errorf("server on %s: exit status %d, output:\n%s\nwant 1 and %q", path, code, out, want)

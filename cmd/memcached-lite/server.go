@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -53,6 +54,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
 			&cli.IntFlag{Name: "max-file-size", EnvVars: env("MAX_FILE_SIZE"), Hidden: true, Usage: "limit in MiB on the pages bbolt uses in the data file (its MaxSize; 0: none): writes that need more fail with SERVER_ERROR"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
+			&cli.StringFlag{Name: "ready-file", EnvVars: env("READY_FILE"), Usage: "once serving, write the listening address (host:port and a newline) to this file, atomically: scripts and tests wait for it"},
 		},
 		Action: runServer,
 	}
@@ -208,6 +210,10 @@ func runServer(c *cli.Context) error {
 	stats := st.Stats()
 	log.Info("memcached-lite listening", "addr", ln.Addr().String(), "data", st.Path(),
 		"items", stats.Items, "sync", stats.Sync.String(), "pid", os.Getpid())
+	readyErr := writeReadyFile(c.String("ready-file"), ln.Addr().String())
+	if readyErr != nil {
+		stop() // whoever waits for the file would wait in vain: shut down
+	}
 
 	var serveErr error
 	select {
@@ -232,10 +238,34 @@ func runServer(c *cli.Context) error {
 		serveErr = nil
 	}
 	closeErr := st.Close()
-	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
+	if err := errors.Join(readyErr, serveErr, shutErr, closeErr); err != nil {
 		return err
 	}
 	log.Info("stopped", "data", st.Path())
+	return nil
+}
+
+// writeReadyFile writes addr and a newline to path, if path is not empty,
+// through a temporary file in the same directory and a rename, so that a
+// reader sees either no file or the whole address.
+func writeReadyFile(path, addr string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--ready-file %s: %w", path, err)
+	}
+	_, err = f.WriteString(addr + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("--ready-file %s: %w", path, err), os.Remove(f.Name()))
+	}
 	return nil
 }
 
