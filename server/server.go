@@ -35,9 +35,9 @@ const Version = "1.6.18-lite"
 // The largest value is the store's rule (storage.Store.MaxValueSize), so
 // that the two layers cannot disagree.
 type Options struct {
-	MaxConns      int              // open connections (-c); 0 means 1024, <0 no limit
-	IdleTimeout   time.Duration    // close connections idle this long; 0 means never
-	MaxLineLength int              // longest get/gets/gat/gats line, without its \r\n; 0 means 1 MiB (other commands: 2048 bytes, as memcached)
+	MaxConns      int           // open connections (-c); 0 means 1024, <0 no limit
+	IdleTimeout   time.Duration // close connections idle this long; 0 means never
+	MaxLineLength int           // longest get/gets/gat/gats line, without its \r\n; 0 means 1 MiB (other commands: 2048 bytes, as memcached)
 	// ReadBufferLimit bounds the bytes that the unfinished commands of all
 	// connections hold together: get lines and values longer than 16 KiB,
 	// as they arrive (memcached's -o read_buf_mem). A value that would pass
@@ -45,14 +45,14 @@ type Options struct {
 	// object; a get line that would, closes its connection. 0 means 64 MiB,
 	// <0 no limit.
 	ReadBufferLimit int64
-	AllowShutdown bool             // accept the shutdown command (-A)
-	DisableFlush  bool             // refuse flush_all (-F)
-	DisableCAS    bool             // report CAS values as 0 (-C)
-	Threads       int              // reported as "threads"; 0 means GOMAXPROCS
-	Verbosity     int              // 2 or more logs every command at debug level (-vv)
-	Port          int              // reported in "stats settings" as tcpport
-	Now           func() time.Time // the clock for exptimes; nil means time.Now
-	Logger        *slog.Logger     // nil discards logs
+	AllowShutdown   bool             // accept the shutdown command (-A)
+	DisableFlush    bool             // refuse flush_all (-F)
+	DisableCAS      bool             // report CAS values as 0 (-C)
+	Threads         int              // reported as "threads"; 0 means GOMAXPROCS
+	Verbosity       int              // 2 or more logs every command at debug level (-vv)
+	Port            int              // reported in "stats settings" as tcpport
+	Now             func() time.Time // the clock for exptimes; nil means time.Now
+	Logger          *slog.Logger     // nil discards logs
 	// OnShutdown is called by the shutdown command when AllowShutdown is set,
 	// in place of the process's SIGINT. nil means the command only closes
 	// the connection that sent it.
