@@ -126,6 +126,10 @@ func (c *conn) serve() {
 		c.p.release()
 	}
 	c.drain()
+	if c.failed {
+		c.lingerClose() // the client may still be sending
+		return
+	}
 	if err := c.bw.Flush(); err != nil && !isQuietClose(err) {
 		log.Debug("flush failed", "remote", c.nc.RemoteAddr().String(), "err", err)
 	}

@@ -132,7 +132,7 @@ func (c *conn) casOf(it *storage.Item) uint64 {
 
 func (c *conn) get(cmd *command) {
 	withCAS := cmd.op == opGets
-	for _, k := range cmd.keys {
+	for k, rest := nextToken(cmd.rest); k != nil; k, rest = nextToken(rest) {
 		c.stats[cmdGet].Add(1)
 		// The store does not keep the key, so it may alias the parser's line.
 		it, err := c.s.st.Get(unsafe.String(&k[0], len(k)))
@@ -165,38 +165,43 @@ func (c *conn) get(cmd *command) {
 func (c *conn) gat(cmd *command) {
 	withCAS := cmd.op == opGats
 	exp := c.expires(cmd.exptime)
-	keys := make([]string, len(cmd.keys))
-	for i, k := range cmd.keys {
-		keys[i] = string(k)
-	}
+	keys := make([]string, 0, min(bytes.Count(cmd.rest, []byte(" ")), gatKeys))
 	var items []storage.Item
-	for len(keys) > 0 {
-		var err error
-		items, err = c.s.st.GetAndTouchKeys(keys, exp, items[:0])
-		if err != nil {
-			// As for an unexpected error of a single-key command: the
-			// line ends, with what was written so far, in SERVER_ERROR.
-			c.replyErr(&command{op: cmd.op}, err)
-			return
+	for k, rest := nextToken(cmd.rest); k != nil; {
+		// The store does not keep the keys, so they may alias the line.
+		keys = keys[:0]
+		for ; k != nil && len(keys) < gatKeys; k, rest = nextToken(rest) {
+			keys = append(keys, unsafe.String(&k[0], len(k)))
 		}
-		for i := range items {
-			it := &items[i]
-			c.stats[cmdTouch].Add(1)
-			if it.Key == "" {
-				c.stats[touchMisses].Add(1)
-				continue
+		for todo := keys; len(todo) > 0; todo = todo[len(items):] {
+			var err error
+			if items, err = c.s.st.GetAndTouchKeys(todo, exp, items[:0]); err != nil {
+				// As for a single-key command that fails so: the reply
+				// ends, after what was written, in SERVER_ERROR.
+				c.replyErr(&command{op: cmd.op}, err)
+				return
 			}
-			c.stats[touchHits].Add(1)
-			c.scratch = writeValue(c.bw, c.scratch, it, withCAS, c.casOf(it))
-			*it = storage.Item{}
+			for i := range items {
+				it := &items[i]
+				c.stats[cmdTouch].Add(1)
+				if it.Key == "" {
+					c.stats[touchMisses].Add(1)
+					continue
+				}
+				c.stats[touchHits].Add(1)
+				c.scratch = writeValue(c.bw, c.scratch, it, withCAS, c.casOf(it))
+				*it = storage.Item{}
+			}
+			if c.werr != nil {
+				return // the client has gone: touch no more of its keys
+			}
 		}
-		if c.werr != nil {
-			return // the client has gone: touch no more of its keys
-		}
-		keys = keys[len(items):]
 	}
 	c.write(replyEnd)
 }
+
+// gatKeys is how many keys of a gat line go to the store together.
+const gatKeys = 8192
 
 // storageOps maps the storage commands to the store's writes.
 var storageOps = [...]storage.Op{opSet: storage.OpSet, opAdd: storage.OpAdd, opReplace: storage.OpReplace,

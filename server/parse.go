@@ -61,7 +61,8 @@ func (o opcode) String() string {
 // owned by the parser and stay valid only until the next call to readCommand.
 type command struct {
 	op      opcode
-	keys    [][]byte // retrieval keys, or the one key of other commands
+	keys    [][]byte // the one key of a command other than a retrieval
+	rest    []byte   // a retrieval's keys, separated by spaces: see nextToken
 	args    [][]byte // stats and shutdown arguments, flush_all's delay
 	flags   uint32
 	exptime int64 // as sent: relative seconds, a Unix time, or negative
@@ -272,6 +273,18 @@ func (p *parser) readCommand(c *command) error {
 		return err
 	}
 	*c = command{keys: p.keys[:0]}
+	// A retrieval line may hold a great many keys: they are checked here
+	// and walked by exec, never split into a slice.
+	switch name, rest := nextToken(line); string(name) {
+	case "get", "bget":
+		return parseRetrieval(c, opGet, rest)
+	case "gets":
+		return parseRetrieval(c, opGets, rest)
+	case "gat":
+		return parseRetrieval(c, opGat, rest)
+	case "gats":
+		return parseRetrieval(c, opGats, rest)
+	}
 	p.fields = splitFields(p.fields[:0], line)
 	f := p.fields
 	if len(f) == 0 {
@@ -279,14 +292,6 @@ func (p *parser) readCommand(c *command) error {
 	}
 	n := len(f) // memcached's ntokens is n+1
 	switch string(f[0]) {
-	case "get", "bget":
-		return p.parseRetrieval(c, opGet, f)
-	case "gets":
-		return p.parseRetrieval(c, opGets, f)
-	case "gat":
-		return p.parseRetrieval(c, opGat, f)
-	case "gats":
-		return p.parseRetrieval(c, opGats, f)
 	case "set":
 		return p.parseStorage(c, opSet, f)
 	case "add":
@@ -394,24 +399,46 @@ func parseExptime(c *command, tok []byte, bad error) error {
 	return nil
 }
 
-func (p *parser) parseRetrieval(c *command, op opcode, f [][]byte) error {
+// parseRetrieval parses the rest of a get, gets, gat or gats line: gat's
+// exptime, then keys, each checked; c.rest keeps the keys for exec to walk
+// with nextToken.
+func parseRetrieval(c *command, op opcode, rest []byte) error {
 	c.op = op
-	if len(f) < 2 {
+	if op == opGat || op == opGats {
+		var tok []byte
+		if tok, rest = nextToken(rest); tok == nil {
+			return errUnknown
+		}
+		if err := parseExptime(c, tok, errBadExptime); err != nil {
+			return err
+		}
+	} else if tok, _ := nextToken(rest); tok == nil {
 		return errUnknown
 	}
-	keys := f[1:]
-	if op == opGat || op == opGats {
-		if err := parseExptime(c, f[1], errBadExptime); err != nil {
-			return err
-		}
-		keys = f[2:]
-	}
-	for _, k := range keys {
-		if err := setKey(c, k); err != nil {
-			return err
+	for k, r := nextToken(rest); k != nil; k, r = nextToken(r) {
+		if len(k) > maxKeyLen {
+			return errBadFormat
 		}
 	}
+	c.rest = rest
 	return nil
+}
+
+// nextToken returns the first space-separated token of b (nil if there is
+// none) and what follows it.
+func nextToken(b []byte) (tok, rest []byte) {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && b[j] != ' ' {
+		j++
+	}
+	if j == i {
+		return nil, nil
+	}
+	return b[i:j], b[j:]
 }
 
 // parseStorage parses set/add/replace/append/prepend/cas and reads the data
