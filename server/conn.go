@@ -27,10 +27,12 @@ type conn struct {
 	closing bool  // quit, a framing error or shutdown: stop after this command
 	failed  bool  // a noreply write failed: its SERVER_ERROR was the last reply
 	werr    error // the first failed write to the client: stop working for it
+	fd      int   // the socket's descriptor, for -vv lines as memcached's
+	traced  bool  // -vv has named the protocol
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, scratch: make([]byte, 0, 512)}
+	c := &conn{s: s, nc: nc, scratch: make([]byte, 0, 512), fd: socketFD(nc)}
 	c.bw = bufio.NewWriterSize(countingWriter{c}, 16<<10)
 	c.br = bufio.NewReaderSize(flushingReader{c}, 16<<10)
 	c.p = newParser(c.br, s.st.MaxValueSize, s.opts.MaxLineLength, s.mem)
@@ -100,6 +102,10 @@ func (c *conn) serve() {
 		}
 	}()
 	defer c.p.release()
+	if c.s.trace != nil {
+		c.tracef("<%d new auto-negotiating client connection", c.fd)
+		defer c.tracef("<%d connection closed.", c.fd)
+	}
 	log := c.s.opts.Logger
 	for !c.closing && c.werr == nil {
 		c.armIdle()
@@ -118,8 +124,15 @@ func (c *conn) serve() {
 			}
 			break
 		}
-		if c.s.opts.Verbosity >= 2 {
-			log.Debug("command", "remote", c.nc.RemoteAddr().String(), "op", c.cmd.op.String(), "keys", len(c.cmd.keys), "err", err)
+		if c.s.trace != nil {
+			// Replies are traced as they are written: under -vv, writes
+			// are answered before the next command is shown, not batched.
+			c.drain()
+			if !c.traced {
+				c.traced = true
+				c.tracef("%d: Client using the ascii protocol", c.fd)
+			}
+			c.tracef("<%d %s", c.fd, c.p.last)
 		}
 		c.exec(&c.cmd, err)
 		c.cmd = command{} // it points into the parser's buffers
@@ -197,4 +210,10 @@ func errorReplyLine(err error) []byte {
 	return b
 }
 
-func (c *conn) write(b []byte) { c.bw.Write(b) }
+// write buffers a reply.
+func (c *conn) write(b []byte) {
+	if c.s.trace != nil {
+		c.traceReply("", b)
+	}
+	c.bw.Write(b)
+}

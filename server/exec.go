@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -85,6 +86,8 @@ func (o opcode) isWrite() bool {
 func (c *conn) reply(cmd *command, b []byte) {
 	if !cmd.noreply {
 		c.write(b)
+	} else if c.s.trace != nil {
+		c.traceReply("NOREPLY ", b)
 	}
 }
 
@@ -152,6 +155,9 @@ func (c *conn) get(cmd *command) {
 			continue
 		}
 		c.stats[getHits].Add(1)
+		if c.s.trace != nil {
+			c.tracef(">%d sending key %s", c.fd, k)
+		}
 		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
 		if c.werr != nil {
 			return // the client has gone: stop loading its keys
@@ -189,6 +195,9 @@ func (c *conn) gat(cmd *command) {
 					continue
 				}
 				c.stats[touchHits].Add(1)
+				if c.s.trace != nil {
+					c.tracef(">%d sending key %s", c.fd, it.Key)
+				}
 				c.scratch = writeValue(c.bw, c.scratch, it, withCAS, c.casOf(it))
 				*it = storage.Item{}
 			}
@@ -295,6 +304,9 @@ func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
 		if err == nil {
 			if !cmd.noreply {
 				c.scratch = writeUint(c.bw, c.scratch, n)
+			}
+			if c.s.trace != nil {
+				c.traceReply(map[bool]string{true: "NOREPLY "}[cmd.noreply], strconv.AppendUint(nil, n, 10))
 			}
 			return
 		}

@@ -107,6 +107,7 @@ type parser struct {
 	mem      *budget                            // bounds the bytes of lines and values past smallBuffer
 	fields   [][]byte                           // reused token slice
 	line     []byte                             // the current line, copied out of br
+	last     []byte                             // the last line read, trimmed: for -vv
 	data     []byte                             // reused buffer for data blocks
 	held     int                                // bytes of line and data reserved from mem
 	keys     [24][]byte
@@ -218,6 +219,11 @@ func (p *parser) readLongLine() ([]byte, error) {
 
 // trimLine drops the \n, one \r before it, and anything from a NUL on.
 func (p *parser) trimLine() []byte {
+	p.last = p.trimmed()
+	return p.last
+}
+
+func (p *parser) trimmed() []byte {
 	line := p.line[:len(p.line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
@@ -268,6 +274,7 @@ func splitFields(dst [][]byte, line []byte) [][]byte {
 // as the line was understood, and the stream is positioned where memcached
 // would continue. Any other error is the connection's: stop reading.
 func (p *parser) readCommand(c *command) error {
+	p.last = nil
 	line, err := p.readLine()
 	if err != nil {
 		return err
@@ -537,6 +544,7 @@ func (p *parser) release() {
 	if cap(p.line) > smallBuffer {
 		p.line = nil
 	}
+	p.last = nil
 	if cap(p.fields) > 64 {
 		p.fields = make([][]byte, 0, 24)
 	}

@@ -45,14 +45,18 @@ type Options struct {
 	// object; a get line that would, closes its connection. 0 means 64 MiB,
 	// <0 no limit.
 	ReadBufferLimit int64
-	AllowShutdown   bool             // accept the shutdown command (-A)
-	DisableFlush    bool             // refuse flush_all (-F)
-	DisableCAS      bool             // report CAS values as 0 (-C)
-	Threads         int              // reported as "threads"; 0 means GOMAXPROCS
-	Verbosity       int              // 2 or more logs every command at debug level (-vv)
-	Port            int              // reported in "stats settings" as tcpport
-	Now             func() time.Time // the clock for exptimes; nil means time.Now
-	Logger          *slog.Logger     // nil discards logs
+	AllowShutdown   bool // accept the shutdown command (-A)
+	DisableFlush    bool // refuse flush_all (-F)
+	DisableCAS      bool // report CAS values as 0 (-C)
+	Threads         int  // reported as "threads"; 0 means GOMAXPROCS
+	Verbosity       int  // reported in stats settings (-v, -vv)
+	// Trace, when set, receives memcached's -vv lines: each command line a
+	// connection sends ("<fd set k 0 0 5") and the first line of each
+	// reply (">fd STORED"), and connections opening and closing.
+	Trace  io.Writer
+	Port   int              // reported in "stats settings" as tcpport
+	Now    func() time.Time // the clock for exptimes; nil means time.Now
+	Logger *slog.Logger     // nil discards logs
 	// OnShutdown is called by the shutdown command when AllowShutdown is set,
 	// in place of the process's SIGINT. nil means the command only closes
 	// the connection that sent it.
@@ -87,7 +91,8 @@ type Server struct {
 	st    *storage.Store
 	opts  Options
 	start time.Time
-	mem   *budget // ReadBufferLimit
+	mem   *budget      // ReadBufferLimit
+	trace *traceWriter // nil unless Options.Trace
 
 	mu        sync.Mutex
 	closing   bool
@@ -104,7 +109,12 @@ type Server struct {
 // after Shutdown has returned.
 func New(st *storage.Store, opts Options) *Server {
 	opts = opts.withDefaults()
+	var trace *traceWriter
+	if opts.Trace != nil {
+		trace = &traceWriter{w: opts.Trace}
+	}
 	return &Server{
+		trace:     trace,
 		st:        st,
 		opts:      opts,
 		start:     time.Now(),

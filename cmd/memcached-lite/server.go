@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -145,6 +146,7 @@ func serverConfig(c *cli.Context) (config, error) {
 		DisableCAS:      c.Bool("disable-cas"),
 		Threads:         c.Int("threads"),
 		Verbosity:       cfg.verbose,
+		Trace:           trace(cfg.verbose, c.App.ErrWriter),
 		Logger:          cfg.logger,
 	}
 	if cfg.server.MaxConns <= 0 {
@@ -284,4 +286,12 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// trace is where -vv's per-command lines go: standard error, as memcached's.
+func trace(verbose int, w io.Writer) io.Writer {
+	if verbose < 2 {
+		return nil
+	}
+	return w
 }
