@@ -39,19 +39,16 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
-// flushingReader reads from the connection, first flushing the replies
-// buffered so far: replies go out once per pipelined batch, exactly when the
-// server is about to wait for the client, so a client waiting for a reply
+// flushingReader reads from the connection, first sending the replies
+// buffered so far. serve sends them before it waits for a new command; this
+// covers the wait in the middle of one (a command split across packets
+// after others in a pipeline), so that a client that waits for a reply
 // before it sends more never deadlocks.
 type flushingReader struct{ c *conn }
 
 func (r flushingReader) Read(b []byte) (int, error) {
 	c := r.c
-	c.drain()
-	// Flush also returns the error of an earlier write (to a client that
-	// stopped reading, past the idle timeout), even with nothing buffered:
-	// that ends the connection instead of reading and dropping more replies.
-	if err := c.bw.Flush(); err != nil {
+	if err := c.flush(); err != nil {
 		return 0, err
 	}
 	if c.stopped.Load() {
@@ -108,6 +105,13 @@ func (c *conn) serve() {
 	}
 	log := c.s.opts.Logger
 	for !c.closing && c.werr == nil {
+		if c.br.Buffered() == 0 {
+			// Nothing more has arrived: the replies so far go out now,
+			// once per pipelined batch, before the wait for input.
+			if err := c.flush(); err != nil {
+				break
+			}
+		}
 		c.armIdle()
 		err := c.p.readCommand(&c.cmd)
 		if err != nil && !isReplyError(err) {
@@ -146,6 +150,15 @@ func (c *conn) serve() {
 	if err := c.bw.Flush(); err != nil && !isQuietClose(err) {
 		log.Debug("flush failed", "remote", c.nc.RemoteAddr().String(), "err", err)
 	}
+}
+
+// flush waits for the queued writes and sends every reply buffered so far.
+// It also returns the error of an earlier write (to a client that stopped
+// reading, past the write timeout), even with nothing buffered: that ends
+// the connection instead of reading and dropping more replies.
+func (c *conn) flush() error {
+	c.drain()
+	return c.bw.Flush()
 }
 
 // armIdle starts the idle timeout for the next command: the command, its

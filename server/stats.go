@@ -1,13 +1,17 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/storage"
 )
 
 // statsCmd answers stats and its sections. Each line is exactly
@@ -205,4 +209,70 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// A counter names one of the figures stats reports.
+type counter int
+
+const (
+	cmdGet counter = iota
+	cmdSet
+	cmdFlush
+	cmdTouch
+	getHits
+	getMisses
+	getExpired
+	getFlushed
+	deleteHits
+	deleteMisses
+	incrHits
+	incrMisses
+	decrHits
+	decrMisses
+	casHits
+	casMisses
+	casBadval
+	touchHits
+	touchMisses
+	totalItems
+	storeTooLarge
+	storeNoMemory
+	idleKicks
+	bytesRead
+	bytesWritten
+	numCounters
+)
+
+// counters are a connection's figures. Each connection counts in its own,
+// so that requests on different cores do not contend for shared cache
+// lines; stats adds them up. The atomics are only there for that reader.
+type counters [numCounters]atomic.Uint64
+
+// count adds one to hit if err is nil, to miss if it is ErrNotFound.
+func (c *counters) count(err error, hit, miss counter) {
+	switch {
+	case err == nil:
+		c[hit].Add(1)
+	case errors.Is(err, storage.ErrNotFound):
+		c[miss].Add(1)
+	}
+}
+
+// addTo adds c's figures to sum.
+func (c *counters) addTo(sum *[numCounters]uint64) {
+	for i := range c {
+		sum[i] += c[i].Load()
+	}
+}
+
+// sumStats adds up the figures of every connection, open or closed.
+func (s *Server) sumStats() [numCounters]uint64 {
+	var sum [numCounters]uint64
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gone.addTo(&sum)
+	for c := range s.conns {
+		c.stats.addTo(&sum)
+	}
+	return sum
 }
