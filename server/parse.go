@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"math"
+
+	"github.com/memcached-lite/memcached-lite/storage"
 )
 
 // Limits of the text protocol, as in memcached 1.6.
 const (
-	maxKeyLen      = 250     // longest key
-	maxCommandLine = 2048    // longest line of a command other than a retrieval
-	realtimeMax    = 2592000 // exptimes up to 30 days are relative
+	maxKeyLen      = storage.MaxKeySize // longest key: the store's rule
+	maxCommandLine = 2048               // longest line of a command other than a retrieval
+	realtimeMax    = 2592000            // exptimes up to 30 days are relative
 	maxBytesField  = math.MaxInt32 - 2
 )
 

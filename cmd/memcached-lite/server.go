@@ -130,10 +130,7 @@ func serverConfig(c *cli.Context) (config, error) {
 		level = slog.LevelDebug
 	}
 	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-	cacheBytes := int64(c.Int("memory-limit")) << 20
-	if cacheBytes == 0 {
-		cacheBytes = -1 // -m 0: no read cache
-	}
+	cacheBytes := int64(c.Int("memory-limit")) << 20 // -m 0: no read cache
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(c.Int("port")))
 	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, NoCAS: c.Bool("disable-cas"), Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
