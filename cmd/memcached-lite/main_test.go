@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -25,18 +24,7 @@ import (
 
 const wireTimeout = 5 * time.Second // per request on a test connection
 
-// serverBin is the binary under test, for the tests that run it without
-// servertest.
-var serverBin string
-
-func TestMain(m *testing.M) {
-	var err error
-	if serverBin, err = servertest.BuildBinary(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	servertest.Main(m)
-}
+func TestMain(m *testing.M) { servertest.Main(m) }
 
 // wire is a raw text-protocol connection. Every request gets a fresh
 // wireTimeout deadline, so a hang fails fast.
