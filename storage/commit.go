@@ -15,10 +15,11 @@ const maxBatch = 1024
 
 // change is a cache update that the committer applies after a commit.
 type change struct {
-	key   string
-	rec   []byte // the new record, unless del or clear
-	del   bool
-	clear bool
+	key         string
+	rec         []byte // the new record, unless del or clear
+	del         bool
+	clear       bool
+	keepFetched bool // the same item, changed in place (touch, md I): it stays fetched
 }
 
 // batch is the state of one transaction being built by the committer.
@@ -32,6 +33,8 @@ type batch struct {
 	reset   bool   // the bucket was emptied: items and bytes are absolute
 	flushAt int64  // pending flush deadline after this batch
 	changes []change
+
+	keepFetched bool // put: the change keeps the item's fetched mark
 }
 
 func (s *Store) commitLoop(nextCAS uint64) {
@@ -120,6 +123,7 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 			s.stats.bytes.Add(bt.bytes)
 		}
 		s.flushAt.Store(bt.flushAt)
+		s.fetched.apply(bt.changes)
 		if s.cache != nil {
 			for _, c := range bt.changes {
 				switch {
@@ -193,8 +197,9 @@ func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, 
 		bt.items++
 	}
 	bt.bytes += int64(len(key)+len(r.value)) - oldSize
-	it := Item{Key: string(key), Value: buf[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
-	bt.changes = append(bt.changes, change{key: it.Key, rec: buf})
+	dec, _ := decodeRecord(buf)
+	it := dec.item(string(key))
+	bt.changes = append(bt.changes, change{key: it.Key, rec: buf, keepFetched: bt.keepFetched})
 	return it, nil
 }
 
@@ -232,6 +237,9 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	}
 	if o.kind == opGAT {
 		return nil, bt.touchKeys(o)
+	}
+	if o.meta != nil {
+		return bt.applyMeta(o)
 	}
 	key := []byte(o.it.Key)
 	cur, live, size, err := bt.current(key)
@@ -311,7 +319,9 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 // touch sets the expiry of the live record cur under key, keeping its CAS
 // and last update.
 func (bt *batch) touch(key []byte, cur record, expires, size int64) (Item, error) {
-	r := record{flags: cur.flags, expires: expires, cas: cur.cas, updated: cur.updated, value: cur.value}
+	r := record{flags: cur.flags, expires: expires, cas: cur.cas, updated: cur.updated, state: cur.state, value: cur.value}
+	bt.keepFetched = true
+	defer func() { bt.keepFetched = false }()
 	return bt.put(key, r, size, true)
 }
 

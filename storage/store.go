@@ -99,6 +99,7 @@ type Item struct {
 	Flags   uint32
 	Expires time.Time
 	CAS     uint64
+	State   State // the meta protocol's stale and win marks; Set and the like clear it
 }
 
 // Store is a durable item store. It is safe for concurrent use by multiple
@@ -113,6 +114,7 @@ type Store struct {
 	closed atomic.Bool  // set by Close, under mu; read by Get without it
 	queue  chan *op
 
+	fetched fetchedSet            // which items a meta get has read: mg h, me fetch=
 	flushAt atomic.Int64          // pending flush_all deadline, Unix ns; 0 if none
 	failed  atomic.Pointer[error] // set by failIfApplied: no more writes
 
@@ -407,7 +409,8 @@ func (s *Store) load(key string, now int64) (it Item, rec []byte, err error) {
 			return err
 		}
 		rec = append([]byte(nil), raw...) // raw dies with the transaction
-		it = Item{Key: key, Value: rec[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
+		r, _ = decodeRecord(rec)
+		it = r.item(key)
 		return nil
 	})
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
