@@ -34,6 +34,9 @@
 //	             matched value is remembered as $cas
 //	<cas:NAME>   the same, remembered as $NAME
 //	<version>    one token (the version number in "VERSION 1.6.18")
+//	<~N>         a decimal number, optionally negative, within 1 of N: a
+//	             TTL or an age in seconds (meta t, l; me exp=, la=), which
+//	             moves by one when a server's clock ticks during the case
 //
 // In > and >raw directives $NAME is replaced by the remembered value and $$
 // is a literal $; an unknown name is an error in the transcript.
@@ -434,6 +437,13 @@ func placeholderAt(s string) (hole, name string, n int) {
 		return "cas", "cas", len("<cas>")
 	case strings.HasPrefix(s, "<version>"):
 		return "version", "", len("<version>")
+	case strings.HasPrefix(s, "<~"):
+		rest := s[len("<~"):]
+		if k := strings.IndexByte(rest, '>'); k > 0 {
+			if _, err := strconv.Atoi(rest[:k]); err == nil {
+				return "approx", rest[:k], len("<~") + k + 1
+			}
+		}
 	case strings.HasPrefix(s, "<cas:"):
 		rest := s[len("<cas:"):]
 		if k := identLen(rest); k > 0 && k < len(rest) && rest[k] == '>' {
@@ -474,6 +484,20 @@ func (d *directive) matches(got []byte, vars map[string]string) bool {
 				return false
 			}
 			s = s[n:]
+		case "approx":
+			n := 0
+			if strings.HasPrefix(s, "-") {
+				n++
+			}
+			for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+				n++
+			}
+			got, err := strconv.Atoi(s[:n])
+			want, _ := strconv.Atoi(p.name)
+			if err != nil || got < want-1 || got > want+1 {
+				return false
+			}
+			s = s[n:]
 		}
 	}
 	if s != "" {
@@ -499,6 +523,8 @@ func (d *directive) wantString() string {
 			b.WriteString(p.lit)
 		case "version":
 			b.WriteString("<version>")
+		case "approx":
+			b.WriteString("<~" + p.name + ">")
 		default:
 			b.WriteString("<cas:" + p.name + ">")
 		}
@@ -601,13 +627,17 @@ func (s *session) readElement() ([]byte, error) {
 }
 
 // valueBlockLen returns <bytes>+2 if line is "VALUE <key> <flags> <bytes>
-// [<cas>]", else -1.
+// [<cas>]" or a meta "VA <bytes> <flags>*", else -1.
 func valueBlockLen(line []byte) int {
 	f := strings.Split(strings.TrimRight(string(line), "\r\n"), " ")
-	if f[0] != "VALUE" || len(f) != 4 && len(f) != 5 {
+	field := 3
+	switch {
+	case f[0] == "VA" && len(f) >= 2:
+		field = 1
+	case f[0] != "VALUE" || len(f) != 4 && len(f) != 5:
 		return -1
 	}
-	n, err := strconv.Atoi(f[3])
+	n, err := strconv.Atoi(f[field])
 	if err != nil || n < 0 || n > maxExprLen {
 		return -1
 	}
@@ -793,8 +823,30 @@ func renderElement(el []byte, isBlock bool) string {
 		f[4] = "<cas>"
 	case f[0] == "VERSION" && len(f) == 2:
 		f[1] = "<version>"
+	case isMetaReply(f[0]):
+		for i := 1; i < len(f); i++ {
+			if d, ok := strings.CutPrefix(f[i], "c"); ok && d != "" && strings.Trim(d, "0123456789") == "" {
+				f[i] = "c<cas>"
+			}
+		}
+	case f[0] == "ME":
+		for i := 2; i < len(f); i++ {
+			if strings.HasPrefix(f[i], "cas=") {
+				f[i] = "cas=<cas>"
+			}
+		}
 	}
 	return "< " + strings.Join(f, " ")
+}
+
+// isMetaReply reports whether s is the status of a meta command's reply,
+// whose c flag carries a CAS.
+func isMetaReply(s string) bool {
+	switch s {
+	case "VA", "HD", "EN", "NF", "NS", "EX":
+		return true
+	}
+	return false
 }
 
 // plainText reports whether b can be written after "< " as it is.

@@ -19,10 +19,11 @@ type State uint8
 
 // The states.
 const (
-	StateStale State = 1 << iota // invalidated (md I, ms I): mg reports X
-	StateWon                     // a client won the right to recache (mg W); others get Z
+	StateStale     State = 1 << iota // invalidated (md I, ms I): mg reports X
+	StateWon                         // a client won the right to recache (mg W); others get Z
+	StateBinaryKey                   // stored by ms with b: mg's k flag shows the key in base64
 
-	stateMask = StateStale | StateWon
+	stateMask = StateStale | StateWon | StateBinaryKey
 )
 
 // OpMetaGet is the kind of a MetaOp for an mg that writes: one with T, N
@@ -52,6 +53,8 @@ type MetaOp struct {
 	RecacheBefore time.Time // R: mg wins the token if the item expires before this; zero: no R
 
 	Delta, Initial uint64 // ma: D and J
+
+	BinaryKey bool // ms: the key came in base64 (b), and mg's k shows it so
 }
 
 // MetaResult is what a meta write did.
@@ -62,6 +65,7 @@ type MetaResult struct {
 	Created   bool      // N made the item
 	Won       bool      // mg: this request won the recache token (W)
 	Num       uint64    // ma: the new value
+	Updated   time.Time // mg: when the value was last stored (mg l, me la=)
 }
 
 // StartMeta queues a meta write, as Start does. m.Item, Value included,
@@ -107,11 +111,14 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 		return err, nil
 	}
 	physical := size > 0
-	res.PrevState, res.PrevExp = cur.state, fromUnixNano(cur.expires)
+	res.PrevState, res.PrevExp, res.Updated = cur.state, fromUnixNano(cur.expires), time.Unix(0, cur.updated)
 	if !live {
 		res.PrevState, res.PrevExp = 0, time.Time{}
 	}
 	newRec := record{flags: m.Item.Flags, expires: unixNano(m.Item.Expires), updated: bt.now, value: m.Item.Value}
+	if m.BinaryKey {
+		newRec.state = StateBinaryKey
+	}
 	inPlace := false
 	switch m.Kind {
 	case OpMetaGet:
@@ -120,6 +127,7 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 				return ErrNotFound, nil
 			}
 			newRec = record{expires: unixNano(m.VivifyExpires), updated: bt.now, state: StateWon}
+			res.Updated = time.Unix(0, bt.now)
 			if m.Touch {
 				newRec.expires = unixNano(m.Expires)
 			}
@@ -157,7 +165,7 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 				return ErrCASMismatch, nil
 			}
 			newRec.expires = cur.expires
-			newRec.state = StateStale | cur.state&StateWon
+			newRec.state |= StateStale | cur.state&StateWon
 		case m.Kind == OpAdd && live, m.Kind == OpReplace && !live:
 			return ErrNotStored, nil
 		case m.Kind == OpAppend || m.Kind == OpPrepend:
@@ -193,7 +201,7 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 			return nil, bt.del(key, size)
 		}
 		newRec = cur
-		newRec.state = StateStale
+		newRec.state = StateStale | cur.state&StateBinaryKey
 		if m.Touch {
 			newRec.expires = unixNano(m.Expires)
 		}

@@ -99,7 +99,7 @@ type Item struct {
 	Flags   uint32
 	Expires time.Time
 	CAS     uint64
-	State   State // the meta protocol's stale and win marks; Set and the like clear it
+	State   State // the meta protocol's marks; Set and the like clear them
 }
 
 // Store is a durable item store. It is safe for concurrent use by multiple
