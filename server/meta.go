@@ -326,14 +326,14 @@ func (c *conn) execMeta(cmd *command) {
 			if err != nil || it.State&storage.StateStale == 0 || it.State&storage.StateWon != 0 {
 				r := newMetaReply(cmd)
 				res := storage.MetaResult{Item: it, PrevState: it.State, PrevExp: it.Expires}
-				if errors.Is(err, storage.ErrNotFound) {
-					err = storage.ErrNotFound
+				if err == nil {
+					res.Fetched = c.s.st.Fetched(string(m.key), !m.noUpdate)
 				}
 				c.finishMeta(r, res, err)
 				return
 			}
 		}
-		op.Kind = storage.OpMetaGet
+		op.Kind, op.MarkFetched = storage.OpMetaGet, !m.noUpdate
 	case opMetaSet:
 		c.stats[cmdSet].Add(1)
 		op.Item.Value, op.Item.Flags, op.BinaryKey = cmd.data, m.clientFlag, m.binKey
@@ -485,7 +485,7 @@ func (c *conn) ttlSeconds(exp time.Time) int64 {
 
 func (c *conn) metaGetReply(r *metaReply, res *storage.MetaResult) {
 	it := &res.Item
-	fetched := c.s.st.Fetched(r.key, !r.noUpdate)
+	fetched := res.Fetched
 	exp := res.PrevExp
 	if res.Created {
 		exp = time.Time{}
@@ -549,8 +549,8 @@ func (c *conn) metaGetReply(r *metaReply, res *storage.MetaResult) {
 }
 
 func (c *conn) metaArithReply(r *metaReply, res *storage.MetaResult) {
-	if r.quiet {
-		return
+	if r.quiet && !res.Created {
+		return // memcached 1.6.18 answers an ma that N created even with q
 	}
 	it := &res.Item
 	num := strconv.AppendUint(nil, res.Num, 10)
@@ -628,7 +628,7 @@ func (c *conn) metaDebug(cmd *command) {
 	b = append(b, " cas="...)
 	b = strconv.AppendUint(b, c.casOf(it), 10)
 	b = append(b, " fetch="...)
-	if c.s.st.Fetched(string(m.key), false) {
+	if res.Fetched {
 		b = append(b, "yes"...)
 	} else {
 		b = append(b, "no"...)

@@ -34,7 +34,8 @@ type batch struct {
 	flushAt int64  // pending flush deadline after this batch
 	changes []change
 
-	keepFetched bool // put: the change keeps the item's fetched mark
+	keepFetched bool            // put: the change keeps the item's fetched mark
+	fetched     map[string]bool // meta gets' fetched marks in this batch (meta.go)
 }
 
 func (s *Store) commitLoop(nextCAS uint64) {
@@ -123,7 +124,7 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 			s.stats.bytes.Add(bt.bytes)
 		}
 		s.flushAt.Store(bt.flushAt)
-		s.fetched.apply(bt.changes)
+		s.fetched.apply(bt.changes, bt.fetched)
 		if s.cache != nil {
 			for _, c := range bt.changes {
 				switch {
@@ -200,6 +201,9 @@ func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, 
 	dec, _ := decodeRecord(buf)
 	it := dec.item(string(key))
 	bt.changes = append(bt.changes, change{key: it.Key, rec: buf, keepFetched: bt.keepFetched})
+	if bt.fetched != nil && !bt.keepFetched {
+		delete(bt.fetched, it.Key)
+	}
 	return it, nil
 }
 
@@ -210,6 +214,9 @@ func (bt *batch) del(key []byte, size int64) error {
 	bt.items--
 	bt.bytes -= size
 	bt.changes = append(bt.changes, change{key: string(key), del: true})
+	if bt.fetched != nil {
+		delete(bt.fetched, string(key))
+	}
 	return nil
 }
 

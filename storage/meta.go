@@ -55,6 +55,8 @@ type MetaOp struct {
 	Delta, Initial uint64 // ma: D and J
 
 	BinaryKey bool // ms: the key came in base64 (b), and mg's k shows it so
+
+	MarkFetched bool // mg: mark the item fetched (mg without u); see Store.Fetched
 }
 
 // MetaResult is what a meta write did.
@@ -66,6 +68,7 @@ type MetaResult struct {
 	Won       bool      // mg: this request won the recache token (W)
 	Num       uint64    // ma: the new value
 	Updated   time.Time // mg: when the value was last stored (mg l, me la=)
+	Fetched   bool      // mg: the item had been fetched before this request (mg h)
 }
 
 // StartMeta queues a meta write, as Start does. m.Item, Value included,
@@ -134,6 +137,8 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 			res.Created, res.Won = true, true
 			break
 		}
+		res.Fetched = bt.fetchedNow(m.Item.Key)
+		bt.markFetched(m)
 		won := !m.RecacheBefore.IsZero() && cur.state&StateWon == 0 && cur.expires != 0 && cur.expires < unixNano(m.RecacheBefore)
 		won = won || cur.state&StateStale != 0 && cur.state&StateWon == 0
 		r := cur
@@ -246,7 +251,36 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 	bt.keepFetched = inPlace
 	res.Item, err = bt.put(key, newRec, size, physical)
 	bt.keepFetched = false
+	if res.Created && m.Kind == OpMetaGet {
+		bt.markFetched(m) // memcached bumps the item mg made, as one it found
+	}
 	return nil, err
+}
+
+// markFetched records that an mg fetched its item, unless it had u.
+func (bt *batch) markFetched(m *MetaOp) {
+	if !m.MarkFetched {
+		return
+	}
+	if bt.fetched == nil {
+		bt.fetched = make(map[string]bool)
+	}
+	bt.fetched[m.Item.Key] = true
+}
+
+// fetchedNow reports whether the item under key is fetched as of this point
+// of the batch: marked earlier in it, else fetched before it unless a
+// change earlier in it replaced the item.
+func (bt *batch) fetchedNow(key string) bool {
+	if v, ok := bt.fetched[key]; ok {
+		return v
+	}
+	for i := len(bt.changes) - 1; i >= 0; i-- {
+		if c := &bt.changes[i]; c.clear || c.key == key && !c.keepFetched {
+			return false
+		}
+	}
+	return bt.s.fetched.mark(key, false)
 }
 
 // maxFetched bounds the fetched set; when it is full it starts again empty.
@@ -268,18 +302,28 @@ func (f *fetchedSet) mark(key string, set bool) bool {
 	defer f.mu.Unlock()
 	_, was := f.m[key]
 	if set && !was {
-		if f.m == nil || len(f.m) >= maxFetched {
-			f.m = make(map[string]struct{})
-		}
-		f.m[key] = struct{}{}
+		f.markLocked(key)
 	}
 	return was
 }
 
-// apply forgets the items that a commit replaced or deleted.
-func (f *fetchedSet) apply(changes []change) {
+func (f *fetchedSet) markLocked(key string) {
+	if f.m == nil || len(f.m) >= maxFetched {
+		f.m = make(map[string]struct{})
+	}
+	f.m[key] = struct{}{}
+}
+
+// apply forgets the items that a commit replaced or deleted, then marks
+// those its meta gets fetched after their last change in the batch.
+func (f *fetchedSet) apply(changes []change, marked map[string]bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for k, v := range marked {
+		if v {
+			defer f.markLocked(k)
+		}
+	}
 	if len(f.m) == 0 {
 		return
 	}
