@@ -57,6 +57,9 @@ type Options struct {
 	Port   int              // reported in "stats settings" as tcpport
 	Now    func() time.Time // the clock for exptimes; nil means time.Now
 	Logger *slog.Logger     // nil discards logs
+	// Auth, when set, makes every connection authenticate first, as
+	// memcached's -Y does (auth.go); nil means no authentication.
+	Auth *Auth
 	// OnShutdown is called by the shutdown command when AllowShutdown is set,
 	// in place of the process's SIGINT. nil means the command only closes
 	// the connection that sent it.

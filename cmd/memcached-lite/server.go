@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
 			&cli.IntFlag{Name: "max-file-size", EnvVars: env("MAX_FILE_SIZE"), Hidden: true, Usage: "limit in MiB on the pages bbolt uses in the data file (its MaxSize; 0: none): writes that need more fail with SERVER_ERROR"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
+			securityFlags()[0], securityFlags()[1],
 			&cli.StringFlag{Name: "ready-file", EnvVars: env("READY_FILE"), Usage: "once serving, write the listening address (host:port and a newline) to this file, atomically: scripts and tests wait for it"},
 		},
 		Action: runServer,
@@ -68,6 +70,7 @@ type config struct {
 	server  server.Options
 	logger  *slog.Logger
 	verbose int
+	sec     security // -Y, -Z (secure.go)
 }
 
 // serverConfig maps the flags to options: the one place that reads them.
@@ -149,6 +152,10 @@ func serverConfig(c *cli.Context) (config, error) {
 	if cfg.server.MaxConns <= 0 {
 		return cfg, fmt.Errorf("-c %d: want at least 1", cfg.server.MaxConns)
 	}
+	if cfg.sec, err = securityConfig(c, cfg.logger); err != nil {
+		return cfg, err
+	}
+	cfg.server.Auth = cfg.sec.auth
 	return cfg, nil
 }
 
@@ -199,8 +206,12 @@ func runServer(c *cli.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen: %w", err), st.Close())
 	}
+	if cfg.sec.tls != nil {
+		ln = tls.NewListener(ln, cfg.sec.tls.config())
+	}
 	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
+	defer reloadOnHUP(ctx, cfg.sec, log)()
 	cfg.server.Port = ln.Addr().(*net.TCPAddr).Port
 	cfg.server.OnShutdown = stop
 	srv := server.New(st, cfg.server)
