@@ -25,6 +25,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -137,6 +138,16 @@ type Options struct {
 	// context carries the DialTimeout deadline.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// TLS, if not nil, wraps every connection in TLS with this
+	// configuration (for a server started with memcached's -Z); with a nil
+	// DialContext the Client dials with a tls.Dialer. See secure.go.
+	TLS *tls.Config
+
+	// Username and Password, if Username is not empty, authenticate each
+	// new connection as memcached's -Y expects, before its first request.
+	// memcached splits the two at spaces: neither may contain one.
+	Username, Password string
+
 	// Trace, if not nil, sees every byte the Client sends or receives: each
 	// request as one call with dir Sent, each reply line and each value block
 	// (with its "\r\n") as one call with dir Received, in wire order for each
@@ -163,6 +174,9 @@ func (o Options) withDefaults() Options {
 	if o.DialContext == nil {
 		var d net.Dialer
 		o.DialContext = d.DialContext
+		if o.TLS != nil {
+			o.DialContext = (&tls.Dialer{Config: o.TLS}).DialContext
+		}
 	}
 	return o
 }
