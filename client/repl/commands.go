@@ -3,6 +3,7 @@ package repl
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,6 +66,8 @@ func commandTable() (map[string]*command, []string) {
 		{name: "help", args: "[COMMAND]", summary: "list the commands, or explain one", run: (*REPL).cmdHelp},
 		{name: "quit", summary: "leave (so do exit and Ctrl-D)", run: (*REPL).cmdQuit},
 	}
+	at := slices.IndexFunc(list, func(c *command) bool { return c.name == "flush" })
+	list = slices.Insert(list, at, metaCommands()...)
 	m := make(map[string]*command, len(list)+1)
 	names := make([]string, 0, len(list)+1)
 	for _, c := range list {

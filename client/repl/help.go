@@ -262,7 +262,11 @@ func (r *REPL) cmdHelp(cmd *command, args []string) error {
 		if c == nil {
 			return usage(cmd, "no command %q", args[0])
 		}
-		r.print(c.usage() + "\n\n" + helpTexts[c.name])
+		text, ok := helpTexts[c.name]
+		if !ok {
+			text = metaHelpTexts[c.name]
+		}
+		r.print(c.usage() + "\n\n" + text)
 		return nil
 	}
 	var rows [][2]string

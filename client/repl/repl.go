@@ -24,6 +24,7 @@ package repl
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ type Config struct {
 	Color   bool          // colour replies with ANSI escapes
 	Trace   bool          // start with "trace on"
 	Timeout time.Duration // bound on one request; 0 means 2s
+
+	TLS      *tls.Config // connect with TLS (a server with memcached's -Z); nil: plain TCP
+	Username string      // authenticate as memcached's -Y expects; "" means not
+	Password string      // Username's; never shown, traced or kept in the history
 }
 
 // REPL is one shell session with its own client connections. It is not safe
@@ -108,7 +113,8 @@ func New(cfg Config) (*REPL, error) {
 	for i, a := range cfg.Servers {
 		servers[i] = client.Server{Addr: a}
 	}
-	c, err := client.NewWithOptions(client.Options{Timeout: cfg.Timeout, Trace: r.traceWire}, servers...)
+	c, err := client.NewWithOptions(client.Options{Timeout: cfg.Timeout, Trace: r.traceWire,
+		TLS: cfg.TLS, Username: cfg.Username, Password: cfg.Password}, servers...)
 	if err != nil {
 		return nil, err
 	}

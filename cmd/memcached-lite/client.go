@@ -14,7 +14,7 @@ import (
 )
 
 func clientCommand() *cli.Command {
-	return &cli.Command{
+	cmd := &cli.Command{
 		Name:            "client",
 		Usage:           "an interactive memcached client; runs a script from stdin, or one command",
 		ArgsUsage:       "[command [args...]]",
@@ -32,6 +32,8 @@ func clientCommand() *cli.Command {
 		},
 		Action: runClient,
 	}
+	cmd.Flags = append(cmd.Flags, clientSecurityFlags()...)
+	return cmd
 }
 
 // clientConfig maps the flags, the arguments and the terminal to a
@@ -70,6 +72,9 @@ func historyPath() string {
 
 func runClient(c *cli.Context) error {
 	cfg := clientConfig(c)
+	if err := clientSecurity(c, &cfg); err != nil {
+		return err
+	}
 	// SIGTERM ends the client at once. So does Ctrl-C, except in an
 	// interactive session, where it cancels the line being typed (the
 	// terminal sends it to the line editor, not as a signal) and is

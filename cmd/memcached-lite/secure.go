@@ -26,7 +26,7 @@ import (
 func securityFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "auth-file", Aliases: []string{"Y"}, EnvVars: env("AUTH_FILE"), Usage: "require ASCII authentication against this file of user:password lines (memcached -Y); re-read on SIGHUP"},
-		&cli.BoolFlag{Name: "enable-ssl", Aliases: []string{"Z"}, EnvVars: env("TLS"), Usage: "TLS 1.2+ only, with -o ssl_chain_cert=FILE,ssl_key=FILE[,ssl_ca_cert=FILE,ssl_verify_mode=0-3]; certificates re-read on SIGHUP"},
+		&cli.BoolFlag{Name: "enable-ssl", Aliases: []string{"Z"}, EnvVars: env("ENABLE_SSL"), Usage: "TLS 1.2+ only, with -o ssl_chain_cert=FILE,ssl_key=FILE[,ssl_ca_cert=FILE,ssl_verify_mode=0-3]; certificates re-read on SIGHUP"},
 	}
 }
 
