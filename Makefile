@@ -30,6 +30,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$$($(GO) env GOPATH)/bin/staticcheck $(PKGS)
+	GOOS=windows $(GO) build $(PKGS) && GOOS=darwin $(GO) build $(PKGS)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
