@@ -285,7 +285,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 			n -= o.delta
 		}
 		o.num = n
-		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: strconv.AppendUint(nil, n, 10)}
+		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: counterValue(n, len(cur.value))}
 	case OpTouch:
 		if !live {
 			return ErrNotFound, nil
@@ -345,8 +345,9 @@ func (bt *batch) touchKeys(o *op) error {
 
 // parseCounter parses a value as memcached's incr does (safe_strtoull, that
 // is C's strtoull): leading white space, an optional sign, decimal digits
-// below 2^64, then the end or white space. A "-" is accepted only where the
-// result read as a signed number is not negative, so "-0" is 0.
+// below 2^64, then the end, white space or a NUL byte (C's end of string),
+// after which anything may follow. A "-" is accepted only where the result
+// read as a signed number is not negative, so "-0" is 0.
 func parseCounter(v []byte) (uint64, bool) {
 	i := 0
 	for i < len(v) && isSpace(v[i]) {
@@ -366,7 +367,7 @@ func parseCounter(v []byte) (uint64, bool) {
 		}
 		n = n*10 + d
 	}
-	if i == start || (i < len(v) && !isSpace(v[i])) {
+	if i == start || (i < len(v) && !isSpace(v[i]) && v[i] != 0) {
 		return 0, false
 	}
 	if neg {
@@ -379,6 +380,18 @@ func parseCounter(v []byte) (uint64, bool) {
 }
 
 func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
+
+// counterValue is the value incr or decr stores for the new number n over a
+// value of oldLen bytes. As memcached (do_add_delta), it writes the number in
+// place, padded with spaces to the old length, when its decimal form is not
+// longer; otherwise the value is the plain number.
+func counterValue(n uint64, oldLen int) []byte {
+	v := strconv.AppendUint(make([]byte, 0, max(oldLen, 20)), n, 10)
+	for len(v) < oldLen {
+		v = append(v, ' ')
+	}
+	return v
+}
 
 // flush handles flush_all: at or before now it empties the bucket at once;
 // later it records the deadline, which hides older items once it passes.
