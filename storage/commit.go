@@ -32,6 +32,9 @@ type batch struct {
 	reset   bool   // the bucket was emptied: items and bytes are absolute
 	flushAt int64  // pending flush deadline after this batch
 	changes []change
+
+	expiring int64 // items with an expiry written, for the sweeper
+	soonest  int64 // the earliest of their expiries
 }
 
 func (s *Store) commitLoop(nextCAS uint64) {
@@ -65,7 +68,8 @@ func (s *Store) commitLoop(nextCAS uint64) {
 // commit applies ops in one transaction, then updates the cache, then
 // answers every op. It returns the next CAS to hand out.
 func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
-	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load()}
+	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load(), soonest: math.MaxInt64}
+	flushBefore := bt.flushAt
 	start := time.Now()
 	var txid int
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -120,6 +124,10 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 			s.stats.bytes.Add(bt.bytes)
 		}
 		s.flushAt.Store(bt.flushAt)
+		s.watch.wrote(bt.expiring, bt.soonest)
+		if bt.flushAt != 0 && bt.flushAt != flushBefore {
+			s.watch.poke() // a new flush_all deadline
+		}
 		if s.cache != nil {
 			for _, c := range bt.changes {
 				switch {
@@ -191,6 +199,10 @@ func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, 
 	}
 	if !physical {
 		bt.items++
+	}
+	if r.expires != 0 {
+		bt.expiring++
+		bt.soonest = min(bt.soonest, r.expires)
 	}
 	bt.bytes += int64(len(key)+len(r.value)) - oldSize
 	it := Item{Key: string(key), Value: buf[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}

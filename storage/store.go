@@ -60,8 +60,8 @@ type Options struct {
 	NoCAS         bool             // memcached's -C: items are 8 bytes smaller in the -I arithmetic
 	Sync          SyncMode         // zero value is SyncAlways
 	LockTimeout   time.Duration    // wait for another process's file lock; 0 means 1s
-	SweepInterval time.Duration    // pause between expiry sweeps; 0 means 100ms
-	SweepChunk    int              // keys examined per sweep; 0 means 1000
+	SweepInterval time.Duration    // the sweeper's pause after a chunk that was not mostly dead (sweep.go); 0 means 100ms, <0 no sweeper
+	SweepChunk    int              // keys the sweeper examines per read transaction; 0 means 1000
 	MaxSize       int              // largest file size in bytes (bbolt MaxSize); 0 means no limit
 	Now           func() time.Time // the clock; nil means time.Now
 	Logger        *slog.Logger     // nil discards logs
@@ -114,6 +114,7 @@ type Store struct {
 	queue  chan *op
 
 	flushAt atomic.Int64          // pending flush_all deadline, Unix ns; 0 if none
+	watch   expiryWatch           // when the sweeper has work
 	failed  atomic.Pointer[error] // set by failIfApplied: no more writes
 
 	done     chan struct{} // closed when the committer has exited
@@ -191,8 +192,13 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("storage: open %s: %w", path, err)
 		}
 	}
+	s.watch.init(s.stats.items.Load() == 0, opts.SweepChunk)
 	go s.commitLoop(nextCAS)
-	go s.sweepLoop()
+	if opts.SweepInterval > 0 {
+		go s.sweepLoop()
+	} else {
+		close(s.swpDone)
+	}
 	return s, nil
 }
 
