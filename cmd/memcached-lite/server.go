@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -186,10 +185,7 @@ func runServer(c *cli.Context) error {
 		defer stop()
 	}
 	if cfg.store.CacheBytes > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The cache is bounded by -m; bound the garbage around it too, so
-		// that the process stays near -m (memcached's promise) instead of
-		// growing to twice its live heap between collections.
-		debug.SetMemoryLimit(cfg.store.CacheBytes + max(24<<20, cfg.store.CacheBytes/4))
+		defer startMemoryLimit(cfg.store.CacheBytes)() // memlimit.go
 	}
 	st, err := storage.Open(c.String("data"), cfg.store)
 	if err != nil {
