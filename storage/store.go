@@ -321,17 +321,30 @@ func (s *Store) init(tx *bolt.Tx) (uint64, error) {
 			return 0, err
 		}
 	}
-	v := meta.Get(metaVersion)
-	if len(v) != 8 || tx.Bucket(itemsBucket) == nil {
-		return 0, ErrNotOurs
-	}
-	if ver := binary.BigEndian.Uint64(v); ver != formatVersion {
-		return 0, fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, ver, formatVersion)
+	if err := checkFormat(tx); err != nil {
+		return 0, err
 	}
 	s.stats.items.Store(int64(getU64(meta, metaItems)))
 	s.stats.bytes.Store(int64(getU64(meta, metaBytes)))
 	s.flushAt.Store(int64(getU64(meta, metaFlush)))
 	return getU64(meta, metaCAS) + 1, nil
+}
+
+// checkFormat reports ErrNotOurs unless tx holds a memcached-lite database
+// of the format this build reads.
+func checkFormat(tx *bolt.Tx) error {
+	meta := tx.Bucket(metaBucket)
+	if meta == nil || tx.Bucket(itemsBucket) == nil {
+		return ErrNotOurs
+	}
+	v := meta.Get(metaVersion)
+	if len(v) != 8 {
+		return ErrNotOurs
+	}
+	if ver := binary.BigEndian.Uint64(v); ver != formatVersion {
+		return fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, ver, formatVersion)
+	}
+	return nil
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
