@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -323,4 +324,76 @@ func TestCompactRefusesForeignFiles(t *testing.T) {
 			wantFiles(t, dir, "data.db")
 		})
 	}
+}
+
+// openFDs returns how many of this process's file descriptors are open on
+// the file fi describes.
+func openFDs(t *testing.T, fi os.FileInfo) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if fdi, err := os.Stat(filepath.Join("/proc/self/fd", e.Name())); err == nil && os.SameFile(fi, fdi) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOpenWhileCompacted starts Open on a file that Compact holds: Open
+// waits for the lock on the file, Compact renames its copy over it and
+// lets go of the lock. Open must then use the copy, now at the path, and
+// not the file it waited on, which no path leads to any more (its writes
+// would be lost).
+func TestOpenWhileCompacted(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("watches /proc/self/fd")
+	}
+	dir := t.TempDir()
+	path, cp := filepath.Join(dir, "data.db"), filepath.Join(dir, "copy.db")
+	for p, v := range map[string]string{path: "original", cp: "copy"} {
+		s := openPath(t, p, storage.Options{SweepInterval: -1})
+		mustSet(t, s, storage.Item{Key: "which", Value: []byte(v)})
+		closeStore(t, s)
+	}
+	orig, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the lock as Compact does: bbolt, read-only, a shared lock.
+	held, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		s   *storage.Store
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		s, err := storage.Open(path, storage.Options{SweepInterval: -1, LockTimeout: time.Minute})
+		opened <- result{s, err}
+	}()
+	// Open has opened the file once it holds a second descriptor on it:
+	// it waits for the lock from then on. (No event tells this; poll.)
+	for deadline := time.Now().Add(10 * time.Second); openFDs(t, orig) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Open did not open the file within 10 s")
+		}
+	}
+	if err := os.Rename(cp, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-opened
+	if r.err != nil {
+		t.Fatalf("Open: %v", r.err)
+	}
+	t.Cleanup(func() { r.s.Close() })
+	wantItem(t, r.s, storage.Item{Key: "which", Value: []byte("copy")})
 }

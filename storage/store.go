@@ -147,9 +147,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, os.ErrNotExist)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	db, created, err := openLocked(path, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.Sync == SyncNone,
 		FreelistType:    bolt.FreelistMapType,
@@ -200,6 +198,32 @@ func Open(path string, opts Options) (*Store, error) {
 		close(s.swpDone)
 	}
 	return s, nil
+}
+
+// openLocked opens the bbolt file at path, and reports whether it created
+// it. A file can be replaced while bbolt waits for its lock (Compact renames
+// its copy over the original, then lets go of the original's lock): bbolt
+// then holds the lock of a file that is no longer at path, and writes would
+// be lost. So it checks that the file at path is still the one it opened,
+// and opens again if not.
+func openLocked(path string, bopts *bolt.Options) (db *bolt.DB, created bool, err error) {
+	for range 3 {
+		fi, statErr := os.Stat(path)
+		created = errors.Is(statErr, os.ErrNotExist)
+		if db, err = bolt.Open(path, 0o600, bopts); err != nil {
+			return nil, false, err
+		}
+		if created {
+			return db, true, nil
+		}
+		if now, err := os.Stat(path); statErr == nil && err == nil && os.SameFile(fi, now) {
+			return db, false, nil
+		}
+		if err := db.Close(); err != nil {
+			return nil, false, err
+		}
+	}
+	return nil, false, errors.New("the file was replaced while it was being opened, three times")
 }
 
 // syncDir fsyncs a directory, so that the entries made in it are durable.
