@@ -3,6 +3,7 @@
 //
 //	memcached-lite server [-p 11211] [-l 127.0.0.1] [--data memcached-lite.db] ...
 //	memcached-lite client [-s 127.0.0.1:11211] [command ...]
+//	memcached-lite compact [--data memcached-lite.db] [--out FILE]
 //
 // It holds what a user runs and nothing else: the load generator and the
 // comparison with memcached and Redis are a separate command,
