@@ -183,13 +183,9 @@ func (bt *batch) current(key []byte) (r record, live bool, size int64, err error
 	return r, bt.live(&r), size, nil
 }
 
-func (bt *batch) live(r *record) bool {
-	if r.expires != 0 && bt.now >= r.expires {
-		return false
-	}
-	f := bt.flushAt
-	return f == 0 || bt.now < f || r.updated > f
-}
+// live reports whether r is visible in this transaction: the rule of dead,
+// with the batch's clock and flush deadline.
+func (bt *batch) live(r *record) bool { return dead(r.expires, r.updated, bt.now, bt.flushAt) == nil }
 
 // put writes r under key, replacing what took oldSize bytes.
 func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, error) {
@@ -284,7 +280,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		if !live {
 			return ErrNotFound, nil
 		}
-		n, ok := parseCounter(cur.value)
+		n, ok := ParseUint(cur.value)
 		if !ok {
 			return ErrNotNumeric, nil
 		}
@@ -354,44 +350,6 @@ func (bt *batch) touchKeys(o *op) error {
 	}
 	return nil
 }
-
-// parseCounter parses a value as memcached's incr does (safe_strtoull, that
-// is C's strtoull): leading white space, an optional sign, decimal digits
-// below 2^64, then the end, white space or a NUL byte (C's end of string),
-// after which anything may follow. A "-" is accepted only where the result
-// read as a signed number is not negative, so "-0" is 0.
-func parseCounter(v []byte) (uint64, bool) {
-	i := 0
-	for i < len(v) && isSpace(v[i]) {
-		i++
-	}
-	neg := false
-	if i < len(v) && (v[i] == '+' || v[i] == '-') {
-		neg = v[i] == '-'
-		i++
-	}
-	start := i
-	var n uint64
-	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
-		d := uint64(v[i] - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	if i == start || (i < len(v) && !isSpace(v[i]) && v[i] != 0) {
-		return 0, false
-	}
-	if neg {
-		n = -n
-		if int64(n) < 0 {
-			return 0, false
-		}
-	}
-	return n, true
-}
-
-func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
 
 // counterValue is the value incr or decr stores for the new number n over a
 // value of oldLen bytes. As memcached (do_add_delta), it writes the number in

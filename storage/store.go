@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
@@ -242,78 +241,6 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// checkFile refuses, before bbolt sees it, a path that is not a regular file,
-// and a file too short to be a bbolt database: bbolt reports that with an
-// error of no type, which could not be told apart from an I/O failure.
-// (A bbolt file has at least four pages; an empty file is a new database.)
-func checkFile(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		dir := filepath.Dir(path)
-		if _, err := os.Stat(dir); err != nil {
-			return fmt.Errorf("storage: open %s: directory %s: %w", path, dir, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("storage: open %s: not a regular file", path)
-	case fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()):
-		return fmt.Errorf("storage: open %s: %w: %d bytes is too short for a database", path, ErrNotOurs, fi.Size())
-	case fi.Size() > 0:
-		return checkLength(path, fi.Size())
-	}
-	return nil
-}
-
-// checkLength refuses a bbolt file shorter than its meta page says (a
-// truncated copy, say): bbolt would map the missing pages and the process
-// would die of SIGBUS reading them. It picks the meta page as bbolt does (the
-// valid one with the higher transaction id) and leaves a file with no valid
-// meta page to bbolt, which reports it.
-func checkLength(path string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	defer f.Close()
-	// A bbolt meta page: a 16-byte page header, then magic, version,
-	// page size, flags (4 bytes each), root bucket (16), freelist page,
-	// high-water page id, txid and an FNV-64a checksum of what precedes it
-	// (8 bytes each), in the machine's byte order.
-	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
-		var b [16 + 64]byte
-		if _, err := f.ReadAt(b[:], off); err != nil {
-			return 0, 0, 0, false
-		}
-		m, e := b[16:], binary.NativeEndian
-		h := fnv.New64a()
-		h.Write(m[:56])
-		if e.Uint32(m[0:]) != 0xED0CDAED || e.Uint32(m[4:]) != 2 || h.Sum64() != e.Uint64(m[56:]) {
-			return 0, 0, 0, false
-		}
-		return uint64(e.Uint32(m[8:])), e.Uint64(m[40:]), e.Uint64(m[48:]), true
-	}
-	ps, _, _, ok := meta(0)
-	for off := int64(1 << 10); !ok && off <= 16<<20 && off < size; off <<= 1 {
-		ps, _, _, ok = meta(off) // the second meta page is at offset pageSize
-	}
-	if !ok {
-		return nil
-	}
-	var need, best uint64
-	for i := range uint64(2) {
-		if p, pgid, txid, ok := meta(int64(i * ps)); ok && p == ps && (need == 0 || txid > best) {
-			need, best = pgid*ps, txid
-		}
-	}
-	if need > uint64(size) {
-		return fmt.Errorf("storage: open %s: %w: the file is truncated: %d bytes, its meta page needs %d", path, ErrNotOurs, size, need)
-	}
-	return nil
-}
-
 // openError turns bbolt's errors into ones a person can act on.
 func openError(path string, timeout time.Duration, err error) error {
 	switch {
@@ -380,19 +307,42 @@ func getU64(b *bolt.Bucket, key []byte) uint64 {
 	return 0
 }
 
+// Close answers or finishes every queued write, stops the sweeper and closes
+// the file. Later calls return the first call's result.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.stopSwp)
+		<-s.swpDone
+		s.mu.Lock()
+		s.closed.Store(true)
+		close(s.queue)
+		s.mu.Unlock()
+		<-s.done
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
 // Path returns the data file's path.
 func (s *Store) Path() string { return s.path }
 
-// dead says why an item with this expiry and last update is invisible at
-// now (ErrExpired or ErrFlushed), or returns nil if it is live.
-func (s *Store) dead(expires, updated, now int64) error {
+// dead is the one liveness rule: it says why an item with this expiry and
+// last update is invisible at now under the flush_all deadline flushAt (0
+// if none): ErrExpired or ErrFlushed, or nil if it is live. All times are
+// Unix nanoseconds.
+func dead(expires, updated, now, flushAt int64) error {
 	if expires != 0 && now >= expires {
 		return ErrExpired
 	}
-	if f := s.flushAt.Load(); f != 0 && now >= f && updated <= f {
+	if flushAt != 0 && now >= flushAt && updated <= flushAt {
 		return ErrFlushed
 	}
 	return nil
+}
+
+// dead is the liveness rule under the store's present flush deadline.
+func (s *Store) dead(expires, updated, now int64) error {
+	return dead(expires, updated, now, s.flushAt.Load())
 }
 
 // live reports whether a record is visible at now: not expired, not flushed.

@@ -615,3 +615,18 @@ func TestGetAndTouchKeys(t *testing.T) {
 	c.Add(2 * time.Hour)
 	wantMissing(t, s, "a")
 }
+
+// TestNoCacheIsZero: CacheBytes 0 means no read cache, as -m 0 does: every
+// Get reads the file and nothing is cached.
+func TestNoCacheIsZero(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.CacheBytes = 0
+	s, _ := openStore(t, opts)
+	mustSet(t, s, storage.Item{Key: "k", Value: []byte("v")})
+	mustGet(t, s, "k")
+	mustGet(t, s, "k")
+	if st := s.Stats(); st.CacheLimit != 0 || st.CacheItems != 0 || st.CacheMisses != 2 {
+		t.Errorf("with CacheBytes 0: limit %d, items %d, misses %d; want 0, 0, 2", st.CacheLimit, st.CacheItems, st.CacheMisses)
+	}
+}
