@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/client/repl"
 )
 
 // replRun runs "memcached-lite client args..." with stdin from a pipe, so
@@ -107,4 +109,58 @@ func TestREPLClientSubcommand(t *testing.T) {
 	if err != nil || string(got) != "v\n" {
 		t.Errorf("MEMCACHED_LITE_SERVERS=%s client get k: %q, %v; want \"v\\n\"", srv.addr, got, err)
 	}
+}
+
+// TestREPLBannerMemcached checks what an interactive session says first:
+// against memcached-lite, its data file and sync mode; against memcached,
+// a warning that values there do not survive a restart. (On a terminal
+// the binary prints the same: client/repl's TestREPLTerminal.)
+func TestREPLBannerMemcached(t *testing.T) {
+	typeHelp := "Type \"help\" for the commands, \"help set\" for one of them; Ctrl-D or \"quit\" leaves.\n"
+	session := func(addrs ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		r, err := repl.New(repl.Config{Servers: addrs, In: strings.NewReader(""), Out: &out, Interactive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := r.Run(); code != 0 {
+			t.Errorf("Run with no input: status %d", code)
+		}
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		return out.String()
+	}
+	data := newDataFile(t)
+	lite := startBinary(t, data, "--sync", "none")
+	want := "connected to memcached-lite 1.6.18-lite at " + lite.addr + " (data file " + data + ", sync none)\n" + typeHelp +
+		"memcached-lite " + lite.addr + "> \n"
+	if got := session(lite.addr); got != want {
+		t.Errorf("session with memcached-lite:\n got %q\nwant %q", got, want)
+	}
+
+	mc := startMemcached(t)
+	version := strings.TrimPrefix(strings.TrimSuffix(dialWire(t, mc.addr).exchange("version\r\n"), "\r\n"), "VERSION ")
+	warning := "warning: this is not memcached-lite: what you store there is lost when that server restarts\n"
+	want = "connected to memcached " + version + " at " + mc.addr + "\n" + warning + typeHelp + "memcached-lite " + mc.addr + "> \n"
+	if got := session(mc.addr); got != want {
+		t.Errorf("session with memcached:\n got %q\nwant %q", got, want)
+	}
+	// The warning comes once, however many memcached servers there are.
+	mc2 := startMemcached(t)
+	want = "connected to memcached " + version + " at " + mc.addr + "\n" + warning +
+		"connected to memcached " + version + " at " + mc2.addr + "\n" +
+		"connected to memcached-lite 1.6.18-lite at " + lite.addr + " (data file " + data + ", sync none)\n" + typeHelp +
+		"memcached-lite [3 servers]> \n"
+	if got := session(mc.addr, mc2.addr, lite.addr); got != want {
+		t.Errorf("session with three servers:\n got %q\nwant %q", got, want)
+	}
+}
+
+// exchange sends req and returns the one reply line.
+func (w *wire) exchange(req string) string {
+	w.t.Helper()
+	w.send(req)
+	return w.line()
 }
