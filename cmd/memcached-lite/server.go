@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -279,12 +278,8 @@ func runServer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(cfg.data)
 	st, err := storage.Open(cfg.data, cfg.store)
 	if err != nil {
-		if errors.Is(statErr, fs.ErrNotExist) {
-			_ = os.Remove(cfg.data) // in case Open created it before failing; nothing to report if it did not
-		}
 		return errors.Join(err, ln.Close())
 	}
 	if path := c.String("cpuprofile"); path != "" {
