@@ -278,8 +278,9 @@ func (r *REPL) run(err error) {
 	var (
 		clientErr *client.ClientError
 		serverErr *client.ServerError
+		replyErr  *replyError
 	)
-	if errors.As(err, &clientErr) || errors.As(err, &serverErr) || errors.Is(err, client.ErrUnknownCommand) {
+	if errors.As(err, &clientErr) || errors.As(err, &serverErr) || errors.As(err, &replyErr) || errors.Is(err, client.ErrUnknownCommand) {
 		// The client closes a connection that got an error reply: its
 		// next connection is no news.
 		r.expectRedial(r.c.Servers()...)
@@ -305,59 +306,58 @@ func (r *REPL) prompt() string {
 // banner says what the session talks to: for each server, memcached-lite
 // with its data file and sync mode, another memcached (with a warning, once,
 // that its values do not survive a restart), or that it cannot be reached.
+// It asks every server for its stats at once.
 func (r *REPL) banner() {
+	servers := r.c.Servers()
+	lines := make([]string, len(servers))
+	notLite := make([]bool, len(servers))
 	r.probing.Store(true)
-	stats, err := r.c.Stats("")
+	var wg sync.WaitGroup
+	for i, addr := range servers {
+		wg.Go(func() { lines[i], notLite[i] = r.introduce(addr) })
+	}
+	wg.Wait()
 	r.probing.Store(false)
 	var b strings.Builder
 	warned := false
-	for _, addr := range r.c.Servers() {
-		st, ok := stats[addr]
-		switch {
-		case ok && st["data_file"] != "":
-			fmt.Fprintf(&b, "connected to memcached-lite %s at %s (data file %s, sync %s)\n", st["version"], addr, st["data_file"], st["sync_mode"])
-		case ok:
-			fmt.Fprintf(&b, "connected to memcached %s at %s\n", st["version"], addr)
-			if !warned {
-				warned = true
-				b.WriteString(r.paint(yellow, "warning: this is not memcached-lite: what you store there is lost when that server restarts") + "\n")
-			}
-		default:
-			msg, hint := serverError(addr, err)
-			b.WriteString(r.paint(red, msg) + "\n")
-			if hint != "" {
-				b.WriteString(r.paint(dim, hint) + "\n")
-			}
+	for i := range servers {
+		b.WriteString(lines[i])
+		if notLite[i] && !warned {
+			warned = true
+			b.WriteString(r.paint(yellow, "warning: this is not memcached-lite: what you store there is lost when that server restarts") + "\n")
 		}
 	}
 	r.print(b.String())
 	r.print(r.paint(dim, `Type "help" for the commands, "help set" for one of them; Ctrl-D or "quit" leaves.`) + "\n")
 }
 
-// serverError returns what err, from a call to several servers, says
-// about addr, and a hint of what to do.
-func serverError(addr string, err error) (msg, hint string) {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else if err != nil {
-		errs = []error{err}
+// introduce returns the banner's lines for the server at addr, and whether
+// it is a server other than memcached-lite.
+func (r *REPL) introduce(addr string) (lines string, notLite bool) {
+	reply, err := r.c.Do(addr, []byte("stats\r\n"))
+	var connErr *client.ConnectError
+	switch {
+	case errors.As(err, &connErr):
+		return r.paint(red, err.Error()) + "\n" + r.paint(dim, connectHint) + "\n", false
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "connected to " + addr + ", which closed the connection when asked for stats (as twemproxy does)\n", false
+	case err != nil:
+		return r.paint(red, err.Error()) + "\n", false
 	}
-	for _, e := range errs {
-		var ce *client.ConnectError
-		if errors.As(e, &ce) && ce.Addr == addr {
-			return ce.Error(), connectHint
+	st := make(map[string]string)
+	for _, line := range strings.Split(string(reply), "\r\n") {
+		if stat, ok := strings.CutPrefix(line, "STAT "); ok {
+			name, value, _ := strings.Cut(stat, " ")
+			st[name] = value
 		}
 	}
-	for _, e := range errs {
-		if strings.Contains(e.Error(), addr) {
-			if errors.Is(e, io.ErrUnexpectedEOF) {
-				return "connected to " + addr + ", which closed the connection when asked for stats (twemproxy does that)", ""
-			}
-			return addr + ": " + e.Error(), ""
-		}
+	switch {
+	case st["data_file"] != "":
+		return fmt.Sprintf("connected to memcached-lite %s at %s (data file %s, sync %s)\n", st["version"], addr, st["data_file"], st["sync_mode"]), false
+	case st["version"] != "":
+		return fmt.Sprintf("connected to memcached %s at %s\n", st["version"], addr), true
 	}
-	return addr + ": no reply to stats", ""
+	return "connected to " + addr + ", which does not answer stats as memcached does\n", true
 }
 
 // connectHint follows a failed connection in an interactive session.
