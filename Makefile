@@ -37,10 +37,12 @@ run: build
 # test: vet, every test with the race detector (the short crash test among
 # them), then each fuzzer from its corpus for FUZZCOUNT inputs. A count, not
 # a duration: a busy machine makes it slower, never red (see .ci/fuzz); a
-# failing input still fails it.
+# failing input still fails it. The end-to-end tests run the binary just
+# built (server/servertest reads MEMCACHED_LITE_BIN) instead of building
+# their own.
 test: build
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	MEMCACHED_LITE_BIN=$(abspath $(BIN)) $(GO) test -race -count=1 -timeout 20m $(PKGS)
 	GO=$(call quote,$(GO)) .ci/fuzz $(FUZZCOUNT)
 
 lint:

@@ -341,10 +341,15 @@ func (c *Client) pick(key string) (*server, error) {
 	return c.servers[c.ring.pick(key)], nil
 }
 
-// legalKey reports whether key may be sent: 1..250 bytes, none of them a
-// space, a control byte or DEL (gomemcache's rule, stricter than memcached's).
+// MaxKeyLen is the longest key memcached takes, in bytes. The client checks
+// it itself, before any I/O: it speaks the protocol and imports no package
+// of a server.
+const MaxKeyLen = 250
+
+// legalKey reports whether key may be sent: 1..MaxKeyLen bytes, none of them
+// a space, a control byte or DEL (gomemcache's rule, stricter than memcached's).
 func legalKey(key string) bool {
-	if len(key) == 0 || len(key) > 250 {
+	if len(key) == 0 || len(key) > MaxKeyLen {
 		return false
 	}
 	for i := 0; i < len(key); i++ {

@@ -2,14 +2,11 @@ package client_test
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // TestKetamaMatchesTwemproxy stores keys through a real twemproxy
@@ -17,8 +14,8 @@ import (
 // servers, asks each memcached which keys it holds, and requires the Client
 // to place every key on the same server.
 func TestKetamaMatchesTwemproxy(t *testing.T) {
-	nutcracker := tool(t, "nutcracker")
-	backends := []string{startMemcached(t), startMemcached(t), startMemcached(t)}
+	servertest.Tool(t, "nutcracker") // skip, if it is missing, before starting the backends
+	backends := []string{servertest.StartMemcached(t).Addr, servertest.StartMemcached(t).Addr, servertest.StartMemcached(t).Addr}
 
 	for _, tc := range []struct {
 		name    string
@@ -43,7 +40,14 @@ func TestKetamaMatchesTwemproxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prefix := strings.ReplaceAll(tc.name, " ", "-") + ":"
-			proxy := startNutcracker(t, nutcracker, backends, tc.weights, tc.names)
+			pool := make([]servertest.TwemproxyServer, len(backends))
+			for i, b := range backends {
+				pool[i] = servertest.TwemproxyServer{Addr: b, Weight: tc.weights[i]}
+				if tc.names != nil {
+					pool[i].Name = tc.names[i]
+				}
+			}
+			proxy := servertest.StartTwemproxy(t, pool...).Addr
 			keys := make([]string, 1000)
 			for i := range keys {
 				keys[i] = fmt.Sprintf("%skey-%d", prefix, i)
@@ -114,36 +118,6 @@ func TestKetamaMatchesTwemproxy(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startNutcracker runs twemproxy in front of backends and returns its address.
-func startNutcracker(t *testing.T, bin string, backends []string, weights []int, names []string) string {
-	t.Helper()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "nutcracker.yml")
-	var pid int
-	return startDaemon(t, bin, func(listen string) []string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "pool:\n  listen: %s\n  hash: md5\n  distribution: ketama\n", listen)
-		b.WriteString("  auto_eject_hosts: false\n  timeout: 2000\n  server_connections: 1\n  servers:\n")
-		for i, s := range backends {
-			fmt.Fprintf(&b, "   - %s:%d", s, weights[i])
-			if names != nil {
-				fmt.Fprintf(&b, " %s", names[i])
-			}
-			b.WriteString("\n")
-		}
-		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(bin, "-t", "-c", conf).CombinedOutput(); err != nil {
-			t.Fatalf("nutcracker -t rejects\n%s\n%v: %s", b.String(), err, out)
-		}
-		_, statsPort, _ := net.SplitHostPort(freeAddr(t))
-		pid++
-		return []string{"-c", conf, "-a", "127.0.0.1", "-s", statsPort,
-			"-o", filepath.Join(dir, "nutcracker.log"), "-p", filepath.Join(dir, fmt.Sprintf("pid%d", pid))}
-	})
 }
 
 // placement returns the server address the Client picks for each key.

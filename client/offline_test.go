@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // TestWireFormat checks the exact bytes each method sends and how it reads
@@ -303,7 +304,7 @@ func TestTrace(t *testing.T) {
 // TestConnectRefused: a refused dial reads "cannot connect to ADDR: connection
 // refused", for people, and unwraps to the syscall error.
 func TestConnectRefused(t *testing.T) {
-	addr := freeAddr(t) // nothing listens there now
+	addr := servertest.FreeAddr(t) // nothing listens there now
 	c := client.New(addr)
 	defer c.Close()
 	_, err := c.Get("k")

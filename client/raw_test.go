@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // TestDoFraming checks, against a scripted server, what Do sends (including
@@ -95,7 +96,7 @@ func TestDoRejects(t *testing.T) {
 // and checks that the trace holds exactly the bytes sent (with the barriers)
 // and received (with the barriers' VERSION lines).
 func TestDoMemcached(t *testing.T) {
-	addr := startMemcached(t)
+	addr := servertest.StartMemcached(t).Addr
 	var mu sync.Mutex
 	var sent, received bytes.Buffer
 	c, err := client.NewWithOptions(client.Options{

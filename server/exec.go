@@ -19,6 +19,9 @@ func (c *conn) exec(cmd *command, perr error) {
 	// Anything else may read what the queued writes change, and its reply
 	// comes after theirs.
 	c.drain()
+	if c.failed {
+		return // a failed noreply write's SERVER_ERROR was the last reply
+	}
 	if perr != nil {
 		c.execError(cmd, perr)
 		return
@@ -48,9 +51,15 @@ func (c *conn) exec(cmd *command, perr error) {
 // execError answers a request that did not parse. Like memcached, noreply
 // silences the error too when the line got far enough to know it.
 func (c *conn) execError(cmd *command, err error) {
-	if errors.Is(err, errTooLarge) {
-		c.stats[storeTooLarge].Add(1) // memcached does not count it in cmd_set
-		// As memcached: a set that is too large removes the old value, so
+	tooLarge, noMemory := errors.Is(err, errTooLarge), errors.Is(err, errNoMemory)
+	if tooLarge || noMemory {
+		// memcached does not count these in cmd_set.
+		if tooLarge {
+			c.stats[storeTooLarge].Add(1)
+		} else {
+			c.stats[storeNoMemory].Add(1)
+		}
+		// As memcached: a set that fails so removes the old value, so
 		// that a reader never gets the stale one.
 		if cmd.op == opSet && len(cmd.keys) == 1 {
 			if derr := c.s.st.Delete(string(cmd.keys[0])); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
@@ -76,14 +85,28 @@ func (o opcode) isWrite() bool {
 func (c *conn) reply(cmd *command, b []byte) {
 	if !cmd.noreply {
 		c.write(b)
+	} else if c.s.trace != nil {
+		c.traceReply("NOREPLY ", b)
 	}
 }
 
 // replyErr writes the reply for a store error, logging the unexpected ones.
+//
+// An unexpected error (the store's own: a full disk, a failed fsync) is
+// answered even under noreply, and then the connection closes without
+// answering anything else: a client that sent noreply writes learns that
+// one was lost at its next reply, and never reads a later reply as a sign
+// that all of them were stored. (memcached, whose writes cannot fail so,
+// stays silent.)
 func (c *conn) replyErr(cmd *command, err error) {
 	b, unexpected := errorReply(err)
 	if unexpected {
 		c.s.opts.Logger.Error("store failed", "op", cmd.op.String(), "err", err)
+		if cmd.noreply {
+			c.write(b)
+			c.failed, c.closing = true, true
+			return
+		}
 	}
 	c.reply(cmd, b)
 }
@@ -111,7 +134,7 @@ func (c *conn) casOf(it *storage.Item) uint64 {
 
 func (c *conn) get(cmd *command) {
 	withCAS := cmd.op == opGets
-	for _, k := range cmd.keys {
+	for k, rest := nextToken(cmd.rest); k != nil; k, rest = nextToken(rest) {
 		c.stats[cmdGet].Add(1)
 		// The store does not keep the key, so it may alias the parser's line.
 		it, err := c.s.st.Get(unsafe.String(&k[0], len(k)))
@@ -121,6 +144,9 @@ func (c *conn) get(cmd *command) {
 				c.stats[getExpired].Add(1)
 			case errors.Is(err, storage.ErrFlushed):
 				c.stats[getFlushed].Add(1)
+			case errors.Is(err, storage.ErrClosed):
+				c.werr = err // shutting down: no point reading on
+				return
 			case !errors.Is(err, storage.ErrNotFound):
 				c.s.opts.Logger.Error("get failed", "key", string(k), "err", err)
 			}
@@ -128,169 +154,131 @@ func (c *conn) get(cmd *command) {
 			continue
 		}
 		c.stats[getHits].Add(1)
+		if c.s.trace != nil {
+			c.tracef(">%d sending key %s", c.fd, k)
+		}
 		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
+		if c.werr != nil {
+			return // the client has gone: stop loading its keys
+		}
 	}
 	c.write(replyEnd)
 }
 
+// gat touches the keys of a gat or gats line together, one commit for as
+// many of them as the store takes at once (see storage.GetAndTouchKeys).
 func (c *conn) gat(cmd *command) {
 	withCAS := cmd.op == opGats
 	exp := c.expires(cmd.exptime)
-	for _, k := range cmd.keys {
-		c.stats[cmdTouch].Add(1)
-		it, err := c.s.st.GetAndTouch(string(k), exp)
-		if err != nil {
-			if !errors.Is(err, storage.ErrNotFound) {
-				c.s.opts.Logger.Error("gat failed", "key", string(k), "err", err)
-			}
-			c.stats[touchMisses].Add(1)
-			continue
+	keys := make([]string, 0, min(bytes.Count(cmd.rest, []byte(" ")), gatKeys))
+	var items []storage.Item
+	for k, rest := nextToken(cmd.rest); k != nil; {
+		// The store does not keep the keys, so they may alias the line.
+		keys = keys[:0]
+		for ; k != nil && len(keys) < gatKeys; k, rest = nextToken(rest) {
+			keys = append(keys, unsafe.String(&k[0], len(k)))
 		}
-		c.stats[touchHits].Add(1)
-		c.scratch = writeValue(c.bw, c.scratch, &it, withCAS, c.casOf(&it))
+		for todo := keys; len(todo) > 0; todo = todo[len(items):] {
+			var err error
+			if items, err = c.s.st.GetAndTouchKeys(todo, exp, items[:0]); err != nil {
+				// As for a single-key command that fails so: the reply
+				// ends, after what was written, in SERVER_ERROR.
+				c.replyErr(&command{op: cmd.op}, err)
+				return
+			}
+			for i := range items {
+				it := &items[i]
+				c.stats[cmdTouch].Add(1)
+				if it.Key == "" {
+					c.stats[touchMisses].Add(1)
+					continue
+				}
+				c.stats[touchHits].Add(1)
+				if c.s.trace != nil {
+					c.tracef(">%d sending key %s", c.fd, it.Key)
+				}
+				c.scratch = writeValue(c.bw, c.scratch, it, withCAS, c.casOf(it))
+				*it = storage.Item{}
+			}
+			if c.werr != nil {
+				return // the client has gone: touch no more of its keys
+			}
+		}
 	}
 	c.write(replyEnd)
 }
 
-// storageOps maps the storage commands to the store's writes.
-var storageOps = [...]storage.Op{opSet: storage.OpSet, opAdd: storage.OpAdd, opReplace: storage.OpReplace,
-	opAppend: storage.OpAppend, opPrepend: storage.OpPrepend, opCas: storage.OpCAS}
+// gatKeys is how many keys of a gat line go to the store together.
+const gatKeys = 8192
 
-// maxPending bounds the writes one connection queues before it waits.
-const maxPending = 64
-
-// A pendingWrite is a write queued with the store whose reply is not yet
-// written: the command as far as the reply needs it, and the store's handle.
-type pendingWrite struct {
-	p       *storage.Pending
-	op      opcode
-	noreply bool
-	casZero bool // a cas under -C, run as a replace
-}
-
-// startWrite queues a write with the store. If more requests have already
-// arrived on the connection, it returns without waiting, so that the writes
-// of a pipeline (or of a client sending noreply writes) share a commit; the
-// replies are written in order by drain, before anything else is answered
-// and before the connection waits for input.
-func (c *conn) startWrite(cmd *command) {
-	wait := c.br.Buffered() == 0 || len(c.pending) >= maxPending-1
-	it := storage.Item{Key: string(cmd.keys[0])}
-	pw := pendingWrite{op: cmd.op, noreply: cmd.noreply}
-	var kind storage.Op
-	var delta uint64
-	switch cmd.op {
-	case opSet, opAdd, opReplace, opAppend, opPrepend, opCas:
-		c.stats[cmdSet].Add(1)
-		it.Value, it.Flags, it.Expires, it.CAS = cmd.data, cmd.flags, c.expires(cmd.exptime), cmd.cas
-		if !wait {
-			it.Value = bytes.Clone(cmd.data) // the parser reuses its buffer
-		}
-		kind = storageOps[cmd.op]
-		if cmd.op == opCas && c.s.opts.DisableCAS && cmd.cas == 0 {
-			kind, pw.casZero = storage.OpReplace, true // with -C every item's CAS reads as 0
-		}
-	case opDelete:
-		kind = storage.OpDelete
-	case opIncr:
-		kind, delta = storage.OpIncr, cmd.delta
-	case opDecr:
-		kind, delta = storage.OpDecr, cmd.delta
-	case opTouch:
-		c.stats[cmdTouch].Add(1)
-		kind, it.Expires = storage.OpTouch, c.expires(cmd.exptime)
-	}
-	pw.p = c.s.st.Start(kind, it, delta)
-	c.pending = append(c.pending, pw)
-	if wait {
-		c.drain()
-	}
-}
-
-// drain waits for the queued writes, in order, and writes their replies.
-func (c *conn) drain() {
-	for i := range c.pending {
-		pw := &c.pending[i]
-		n, err := pw.p.Wait()
-		c.finishWrite(pw, n, err)
-		c.pending[i] = pendingWrite{}
-	}
-	c.pending = c.pending[:0]
-}
-
-// finishWrite counts a write's outcome and writes its reply.
-func (c *conn) finishWrite(pw *pendingWrite, n uint64, err error) {
-	st := &c.stats
-	cmd := &command{op: pw.op, noreply: pw.noreply}
-	switch pw.op {
-	case opDelete:
-		st.count(err, deleteHits, deleteMisses)
-		if err == nil {
-			c.reply(cmd, replyDeleted)
-			return
-		}
-	case opIncr, opDecr:
-		if pw.op == opIncr {
-			st.count(err, incrHits, incrMisses)
-		} else {
-			st.count(err, decrHits, decrMisses)
-		}
-		if err == nil {
-			if !cmd.noreply {
-				c.scratch = writeUint(c.bw, c.scratch, n)
-			}
-			return
-		}
-	case opTouch:
-		st.count(err, touchHits, touchMisses)
-		if err == nil {
-			c.reply(cmd, replyTouched)
-			return
-		}
-	default: // storage commands
-		if pw.casZero && errors.Is(err, storage.ErrNotStored) {
-			err = storage.ErrNotFound
-		}
-		if pw.op == opCas {
-			switch {
-			case err == nil:
-				st[casHits].Add(1)
-			case errors.Is(err, storage.ErrNotFound):
-				st[casMisses].Add(1)
-			case errors.Is(err, storage.ErrCASMismatch):
-				st[casBadval].Add(1)
-			}
-		}
-		if errors.Is(err, storage.ErrTooLarge) {
-			st[storeTooLarge].Add(1)
-			if pw.op == opAppend || pw.op == opPrepend {
-				err = storage.ErrNotStored // memcached: the result does not fit, the old value stays
-			}
-		}
-		if err == nil {
-			st[totalItems].Add(1)
-			c.reply(cmd, replyStored)
-			return
-		}
-	}
-	c.replyErr(cmd, err)
-}
-
+// flushAll follows memcached 1.6's process_flush_all_command: cmd_flush
+// counts every flush_all that gets this far, -F refuses it before its delay
+// is read, and the delay means what memcached makes of it (flushAt).
 func (c *conn) flushAll(cmd *command) {
+	c.stats[cmdFlush].Add(1)
 	if c.s.opts.DisableFlush {
 		c.reply(cmd, replyNoFlush)
 		return
 	}
-	c.stats[cmdFlush].Add(1)
-	var at time.Time // now
-	if cmd.hasExp && cmd.exptime > 0 {
-		at = c.expires(cmd.exptime)
+	var delay int32
+	if len(cmd.args) > 0 {
+		var ok bool
+		if delay, ok = parseInt32(cmd.args[0]); !ok {
+			c.reply(cmd, errorReplyLine(errBadExptime))
+			return
+		}
 	}
-	if err := c.s.st.FlushAll(at); err != nil {
+	var err error
+	switch at, when := c.flushAt(delay); when {
+	case flushNow:
+		err = c.s.st.FlushAll(time.Time{})
+	case flushLater:
+		err = c.s.st.FlushAll(at)
+	case flushNever:
+		err = c.s.st.CancelFlush()
+	}
+	if err != nil {
 		c.replyErr(cmd, err)
 		return
 	}
 	c.reply(cmd, replyOK)
+}
+
+type flushWhen int
+
+const (
+	flushNow flushWhen = iota
+	flushLater
+	flushNever // cancels a pending flush and flushes nothing
+)
+
+// processStarted is memcached's process_started, ITEM_UPDATE_INTERVAL (60 s)
+// and 2 s before the server started: the epoch of its relative clock.
+const processStarted = -62 * time.Second
+
+// flushAt says when flush_all with this delay flushes. memcached sets
+// oldest_live to realtime(delay)-1 and flushes at once when that is not in
+// the future, so a relative delay of d seconds flushes after d-1 of them
+// (flush_all 1 flushes now); an absolute time flushes a second before it,
+// now if that has passed, except that a time before memcached started
+// makes realtime 1 and oldest_live 0, which flushes nothing and cancels a
+// pending flush.
+func (c *conn) flushAt(delay int32) (time.Time, flushWhen) {
+	now := c.s.opts.Now()
+	switch {
+	case delay <= 1:
+		return time.Time{}, flushNow
+	case delay <= realtimeMax:
+		return now.Add(time.Duration(delay-1) * time.Second), flushLater
+	}
+	at := time.Unix(int64(delay), 0)
+	if !at.After(c.s.start.Add(processStarted)) {
+		return time.Time{}, flushNever
+	}
+	if at = at.Add(-time.Second); !at.After(now) {
+		return time.Time{}, flushNow
+	}
+	return at, flushLater
 }
 
 func (c *conn) shutdown(cmd *command) {

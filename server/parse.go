@@ -1,18 +1,18 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"io"
 	"math"
+
+	"github.com/memcached-lite/memcached-lite/storage"
 )
 
 // Limits of the text protocol, as in memcached 1.6.
 const (
-	maxKeyLen      = 250     // longest key
-	maxCommandLine = 2048    // longest line of a command other than a retrieval
-	realtimeMax    = 2592000 // exptimes up to 30 days are relative
+	maxKeyLen      = storage.MaxKeySize // longest key: the store's rule
+	maxCommandLine = 2048               // longest line of a command other than a retrieval
+	realtimeMax    = 2592000            // exptimes up to 30 days are relative
 	maxBytesField  = math.MaxInt32 - 2
 )
 
@@ -61,11 +61,11 @@ func (o opcode) String() string {
 // owned by the parser and stay valid only until the next call to readCommand.
 type command struct {
 	op      opcode
-	keys    [][]byte // retrieval keys, or the one key of other commands
-	args    [][]byte // stats and shutdown arguments
+	keys    [][]byte // the one key of a command other than a retrieval
+	rest    []byte   // a retrieval's keys, separated by spaces: see nextToken
+	args    [][]byte // stats and shutdown arguments, flush_all's delay
 	flags   uint32
 	exptime int64 // as sent: relative seconds, a Unix time, or negative
-	hasExp  bool  // flush_all: a delay was given
 	cas     uint64
 	delta   uint64
 	noreply bool
@@ -76,7 +76,8 @@ type command struct {
 var (
 	errUnknown     = errors.New("unknown command")          // ERROR
 	errTooLarge    = errors.New("object too large")         // SERVER_ERROR object too large for cache
-	errLineTooLong = errors.New("line too long")            // CLIENT_ERROR line too long, then close
+	errNoMemory    = errors.New("out of memory")            // SERVER_ERROR out of memory storing object
+	errLineTooLong = errors.New("line too long")            // close without a reply, as memcached
 	errHTTP        = errors.New("http request on the port") // close without a reply
 )
 
@@ -93,130 +94,29 @@ var (
 	errDeleteUsage = &protocolError{"bad command line format.  Usage: delete <key> [noreply]"}
 )
 
-// parser reads commands from a buffered reader. It is not safe for
-// concurrent use: each connection has its own.
-type parser struct {
-	br          *bufio.Reader
-	maxItemSize int
-	maxLine     int      // longest retrieval line
-	fields      [][]byte // reused token slice
-	line        []byte   // the current line, copied out of br
-	data        []byte   // reused buffer for data blocks
-	keys        [24][]byte
-}
-
-func newParser(br *bufio.Reader, maxItemSize, maxLine int) *parser {
-	return &parser{br: br, maxItemSize: maxItemSize, maxLine: maxLine, fields: make([][]byte, 0, 24)}
-}
-
-// readLine returns the next line without its \n or \r\n, in a buffer of the
-// parser's own (bytes in br are overwritten by the next read, of a data
-// block say). Like memcached, it gives up on a line that has reached
-// maxCommandLine bytes without a newline unless it is a retrieval, whose
-// lines may grow to maxLine; a line ends at a NUL byte, as memcached's C
-// strings do.
-func (p *parser) readLine() ([]byte, error) {
-	for {
-		b, _ := p.br.Peek(p.br.Buffered())
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			p.line = append(p.line[:0], b[:i+1]...)
-			p.br.Discard(i + 1)
-			break
-		}
-		if len(b) > maxCommandLine && !isRetrieval(b) {
-			return nil, errLineTooLong
-		}
-		if len(b) == p.br.Size() {
-			return p.readLongLine()
-		}
-		if _, err := p.br.Peek(len(b) + 1); err != nil {
-			if errors.Is(err, io.EOF) && len(b) > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-	}
-	return p.trimLine(), nil
-}
-
-// readLongLine reads a retrieval line longer than br's buffer.
-func (p *parser) readLongLine() ([]byte, error) {
-	p.line = p.line[:0]
-	for {
-		chunk, err := p.br.ReadSlice('\n')
-		if len(p.line)+len(chunk) > p.maxLine {
-			return nil, errLineTooLong
-		}
-		p.line = append(p.line, chunk...)
-		if err != nil && len(p.line) > maxCommandLine && !isRetrieval(p.line) {
-			return nil, errLineTooLong
-		}
-		switch {
-		case err == nil:
-			return p.trimLine(), nil
-		case !errors.Is(err, bufio.ErrBufferFull):
-			return nil, unexpected(err)
-		}
-	}
-}
-
-// trimLine drops the \n, one \r before it, and anything from a NUL on.
-func (p *parser) trimLine() []byte {
-	line := p.line[:len(p.line)-1]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	if i := bytes.IndexByte(line, 0); i >= 0 {
-		line = line[:i]
-	}
-	return line
-}
-
-// isRetrieval reports whether a line starts, after up to 100 spaces, with a
-// get, gets, gat or gats command: those lines may be longer (memcached lets
-// multi-gets grow without bound; we stop at maxLine).
-func isRetrieval(line []byte) bool {
-	t := bytes.TrimLeft(line, " ")
-	if len(line)-len(t) > 100 {
-		return false
-	}
-	for _, p := range [...]string{"get ", "gets ", "gat ", "gats "} {
-		if bytes.HasPrefix(t, []byte(p)) {
-			return true
-		}
-	}
-	return false
-}
-
-// splitFields splits line on runs of spaces (only spaces: a tab is part of a
-// token, as in memcached) and appends the tokens to dst.
-func splitFields(dst [][]byte, line []byte) [][]byte {
-	for i := 0; i < len(line); {
-		for i < len(line) && line[i] == ' ' {
-			i++
-		}
-		j := i
-		for j < len(line) && line[j] != ' ' {
-			j++
-		}
-		if j > i {
-			dst = append(dst, line[i:j])
-		}
-		i = j
-	}
-	return dst
-}
-
 // readCommand reads and parses the next command into c. On an error reply
 // (errUnknown, *protocolError, errTooLarge) c.op and c.noreply are set as far
 // as the line was understood, and the stream is positioned where memcached
 // would continue. Any other error is the connection's: stop reading.
 func (p *parser) readCommand(c *command) error {
+	p.last = nil
 	line, err := p.readLine()
 	if err != nil {
 		return err
 	}
 	*c = command{keys: p.keys[:0]}
+	// A retrieval line may hold a great many keys: they are checked here
+	// and walked by exec, never split into a slice.
+	switch name, rest := nextToken(line); string(name) {
+	case "get", "bget":
+		return parseRetrieval(c, opGet, rest)
+	case "gets":
+		return parseRetrieval(c, opGets, rest)
+	case "gat":
+		return parseRetrieval(c, opGat, rest)
+	case "gats":
+		return parseRetrieval(c, opGats, rest)
+	}
 	p.fields = splitFields(p.fields[:0], line)
 	f := p.fields
 	if len(f) == 0 {
@@ -224,14 +124,6 @@ func (p *parser) readCommand(c *command) error {
 	}
 	n := len(f) // memcached's ntokens is n+1
 	switch string(f[0]) {
-	case "get", "bget":
-		return p.parseRetrieval(c, opGet, f)
-	case "gets":
-		return p.parseRetrieval(c, opGets, f)
-	case "gat":
-		return p.parseRetrieval(c, opGat, f)
-	case "gats":
-		return p.parseRetrieval(c, opGats, f)
 	case "set":
 		return p.parseStorage(c, opSet, f)
 	case "add":
@@ -274,14 +166,16 @@ func (p *parser) readCommand(c *command) error {
 		}
 		return parseExptime(c, f[2], errBadExptime)
 	case "flush_all":
+		// As memcached's process_flush_all_command: up to two arguments;
+		// noreply is the last one; the first is the delay unless it is
+		// that noreply, and is parsed by exec, after the -F check.
 		c.op = opFlushAll
 		if n > 3 {
 			return errUnknown
 		}
 		c.noreply = isNoreply(f)
-		if (c.noreply && n == 3) || (!c.noreply && n == 2) {
-			c.hasExp = true
-			return parseExptime(c, f[1], errBadExptime)
+		if n > 2 || (n == 2 && !c.noreply) {
+			c.args = f[1:2]
 		}
 		return nil
 	case "verbosity":
@@ -337,23 +231,28 @@ func parseExptime(c *command, tok []byte, bad error) error {
 	return nil
 }
 
-func (p *parser) parseRetrieval(c *command, op opcode, f [][]byte) error {
+// parseRetrieval parses the rest of a get, gets, gat or gats line: gat's
+// exptime, then keys, each checked; c.rest keeps the keys for exec to walk
+// with nextToken.
+func parseRetrieval(c *command, op opcode, rest []byte) error {
 	c.op = op
-	if len(f) < 2 {
+	if op == opGat || op == opGats {
+		var tok []byte
+		if tok, rest = nextToken(rest); tok == nil {
+			return errUnknown
+		}
+		if err := parseExptime(c, tok, errBadExptime); err != nil {
+			return err
+		}
+	} else if tok, _ := nextToken(rest); tok == nil {
 		return errUnknown
 	}
-	keys := f[1:]
-	if op == opGat || op == opGats {
-		if err := parseExptime(c, f[1], errBadExptime); err != nil {
-			return err
-		}
-		keys = f[2:]
-	}
-	for _, k := range keys {
-		if err := setKey(c, k); err != nil {
-			return err
+	for k, r := nextToken(rest); k != nil; k, r = nextToken(r) {
+		if len(k) > maxKeyLen {
+			return errBadFormat
 		}
 	}
+	c.rest = rest
 	return nil
 }
 
@@ -389,42 +288,21 @@ func (p *parser) parseStorage(c *command, op opcode, f [][]byte) error {
 		return errBadFormat
 	}
 	n := int(size) + 2
-	if int(size) > p.maxItemSize {
+	if int(size) > p.maxValue(len(c.keys[0]), c.flags) {
 		if _, err := p.br.Discard(n); err != nil {
 			return unexpected(err)
 		}
 		return errTooLarge
 	}
-	if cap(p.data) < n {
-		p.data = make([]byte, n)
-	}
-	buf := p.data[:n]
-	if _, err := io.ReadFull(p.br, buf); err != nil {
-		return unexpected(err)
+	buf, err := p.readData(n)
+	if err != nil {
+		return err
 	}
 	if buf[n-2] != '\r' || buf[n-1] != '\n' {
 		return errBadChunk
 	}
 	c.data = buf[:n-2]
 	return nil
-}
-
-// releaseData drops a large data buffer so that an idle connection does not
-// keep a megabyte it used once.
-func (p *parser) releaseData() {
-	if cap(p.data) > 64<<10 {
-		p.data = nil
-	}
-	if cap(p.line) > 64<<10 {
-		p.line = nil
-	}
-}
-
-func unexpected(err error) error {
-	if errors.Is(err, io.EOF) {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 func parseDelete(c *command, f [][]byte) error {

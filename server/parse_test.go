@@ -12,7 +12,7 @@ import (
 func parseOne(t *testing.T, in string) (command, error) {
 	t.Helper()
 	br := bufio.NewReaderSize(strings.NewReader(in), 64)
-	p := newParser(br, 1024, 4096)
+	p := newParser(br, maxValue(1024), 4096, nil)
 	var c command
 	err := p.readCommand(&c)
 	return c, err
@@ -30,6 +30,9 @@ func TestReadCommand(t *testing.T) {
 		{in: "get a b c\r\n", op: opGet, keys: []string{"a", "b", "c"}},
 		{in: "  get   a  \n", op: opGet, keys: []string{"a"}},
 		{in: "gat 10 a b\r\n", op: opGat, keys: []string{"a", "b"}},
+		{in: "gat 10\r\n", op: opGat},
+		{in: "gat\r\n", op: opGat, err: errUnknown},
+		{in: "get a " + strings.Repeat("k", 251) + "\r\n", op: opGet, err: errBadFormat},
 		{in: "set k 1 2 3 noreply\r\nabc\r\n", op: opSet, keys: []string{"k"}, data: "abc", noreply: true},
 		{in: "cas k 1 2 3 99\r\nabc\r\n", op: opCas, keys: []string{"k"}, data: "abc"},
 		{in: "delete k noreply\r\n", op: opDelete, keys: []string{"k"}, noreply: true},
@@ -54,6 +57,9 @@ func TestReadCommand(t *testing.T) {
 		}
 		var keys []string
 		for _, k := range c.keys {
+			keys = append(keys, string(k))
+		}
+		for k, rest := nextToken(c.rest); k != nil; k, rest = nextToken(rest) {
 			keys = append(keys, string(k))
 		}
 		if c.op != tt.op || strings.Join(keys, ",") != strings.Join(tt.keys, ",") || string(c.data) != tt.data || c.noreply != tt.noreply {
@@ -102,7 +108,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, cut uint8) {
 		split := min(int(cut), len(in))
 		r := io.MultiReader(bytes.NewReader(in[:split]), bytes.NewReader(in[split:]))
-		p := newParser(bufio.NewReaderSize(r, 64), 128, 512)
+		p := newParser(bufio.NewReaderSize(r, 64), maxValue(128), 512, nil)
 		var c command
 		for range 1000 {
 			err := p.readCommand(&c)
@@ -113,11 +119,16 @@ func FuzzParse(f *testing.F) {
 				if len(c.data) > 128 {
 					t.Fatalf("data block of %d bytes over the 128-byte limit", len(c.data))
 				}
-				for _, k := range c.keys {
+				keys := c.keys
+				for k, rest := nextToken(c.rest); k != nil; k, rest = nextToken(rest) {
+					keys = append(keys, k)
+				}
+				for _, k := range keys {
 					if len(k) == 0 || len(k) > maxKeyLen || bytes.IndexByte(k, ' ') >= 0 {
 						t.Fatalf("bad key %q from %q", k, in)
 					}
 				}
+				p.release()
 				continue
 			}
 			if isReplyError(err) {
@@ -143,7 +154,7 @@ func BenchmarkReadCommandSet(b *testing.B) {
 func benchmarkReadCommand(b *testing.B, in []byte) {
 	r := bytes.NewReader(in)
 	br := bufio.NewReaderSize(r, 4096)
-	p, c := newParser(br, 1<<20, 1<<20), new(command)
+	p, c := newParser(br, maxValue(1<<20), 1<<20, nil), new(command)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
@@ -152,4 +163,9 @@ func benchmarkReadCommand(b *testing.B, in []byte) {
 		for p.readCommand(c) == nil {
 		}
 	}
+}
+
+// maxValue is a size rule that allows n bytes whatever the key and flags.
+func maxValue(n int) func(int, uint32) int {
+	return func(int, uint32) int { return n }
 }

@@ -40,6 +40,8 @@ func errorReply(err error) (reply []byte, unexpected bool) {
 		return replyError, false
 	case errors.Is(err, errTooLarge), errors.Is(err, storage.ErrTooLarge):
 		return []byte("SERVER_ERROR object too large for cache\r\n"), false
+	case errors.Is(err, errNoMemory):
+		return []byte("SERVER_ERROR out of memory storing object\r\n"), false
 	case errors.Is(err, storage.ErrNotFound):
 		return replyNotFound, false
 	case errors.Is(err, storage.ErrNotStored):

@@ -31,19 +31,32 @@ var ErrServerClosed = errors.New("server: closed")
 const Version = "1.6.18-lite"
 
 // Options configures a Server. Each zero field takes the default in its comment.
+//
+// The largest value is the store's rule (storage.Store.MaxValueSize), so
+// that the two layers cannot disagree.
 type Options struct {
-	MaxItemSize   int              // largest value in bytes (-I); 0 means 1 MiB
-	MaxConns      int              // open connections (-c); 0 means 1024, <0 no limit
-	IdleTimeout   time.Duration    // close connections idle this long; 0 means never
-	MaxLineLength int              // longest get/gets/gat/gats line; 0 means 1 MiB (other commands: 2048 bytes, as memcached)
-	AllowShutdown bool             // accept the shutdown command (-A)
-	DisableFlush  bool             // refuse flush_all (-F)
-	DisableCAS    bool             // report CAS values as 0 (-C)
-	Threads       int              // reported as "threads"; 0 means GOMAXPROCS
-	Verbosity     int              // 2 or more logs every command at debug level (-vv)
-	Port          int              // reported in "stats settings" as tcpport
-	Now           func() time.Time // the clock for exptimes; nil means time.Now
-	Logger        *slog.Logger     // nil discards logs
+	MaxConns      int           // open connections (-c); 0 means 1024, <0 no limit
+	IdleTimeout   time.Duration // close connections idle this long; 0 means never
+	MaxLineLength int           // longest get/gets/gat/gats line, without its \r\n; 0 means 1 MiB (other commands: 2048 bytes, as memcached)
+	// ReadBufferLimit bounds the bytes that the unfinished commands of all
+	// connections hold together: get lines and values longer than 16 KiB,
+	// as they arrive (memcached's -o read_buf_mem). A value that would pass
+	// it is read and dropped and gets SERVER_ERROR out of memory storing
+	// object; a get line that would, closes its connection. 0 means 64 MiB,
+	// <0 no limit.
+	ReadBufferLimit int64
+	AllowShutdown   bool // accept the shutdown command (-A)
+	DisableFlush    bool // refuse flush_all (-F)
+	DisableCAS      bool // report CAS values as 0 (-C)
+	Threads         int  // reported as "threads"; 0 means GOMAXPROCS
+	Verbosity       int  // reported in stats settings (-v, -vv)
+	// Trace, when set, receives memcached's -vv lines: each command line a
+	// connection sends ("<fd set k 0 0 5") and the first line of each
+	// reply (">fd STORED"), and connections opening and closing.
+	Trace  io.Writer
+	Port   int              // reported in "stats settings" as tcpport
+	Now    func() time.Time // the clock for exptimes; nil means time.Now
+	Logger *slog.Logger     // nil discards logs
 	// OnShutdown is called by the shutdown command when AllowShutdown is set,
 	// in place of the process's SIGINT. nil means the command only closes
 	// the connection that sent it.
@@ -51,8 +64,8 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxItemSize == 0 {
-		o.MaxItemSize = 1 << 20
+	if o.ReadBufferLimit == 0 {
+		o.ReadBufferLimit = 64 << 20
 	}
 	if o.MaxConns == 0 {
 		o.MaxConns = 1024
@@ -78,24 +91,35 @@ type Server struct {
 	st    *storage.Store
 	opts  Options
 	start time.Time
+	mem   *budget      // ReadBufferLimit
+	trace *traceWriter // nil unless Options.Trace
 
 	mu        sync.Mutex
 	closing   bool
+	closed    chan struct{} // closed by Shutdown: wakes an accept back-off
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup // one per connection goroutine
 
 	totalConns, rejectedConns atomic.Uint64
-	closed                    counters // the figures of connections that have closed
+	gone                      counters // the figures of connections that have closed
 }
 
 // New returns a server for st. The caller keeps ownership of st: close it
 // after Shutdown has returned.
 func New(st *storage.Store, opts Options) *Server {
+	opts = opts.withDefaults()
+	var trace *traceWriter
+	if opts.Trace != nil {
+		trace = &traceWriter{w: opts.Trace}
+	}
 	return &Server{
+		trace:     trace,
 		st:        st,
-		opts:      opts.withDefaults(),
+		opts:      opts,
 		start:     time.Now(),
+		mem:       newBudget(opts.ReadBufferLimit),
+		closed:    make(chan struct{}),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 	}
@@ -130,7 +154,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			if isTemporary(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.opts.Logger.Warn("accept failed; retrying", "err", err, "delay", backoff)
-				time.Sleep(backoff)
+				t := time.NewTimer(backoff)
+				select {
+				case <-t.C:
+				case <-s.closed:
+					t.Stop()
+					return ErrServerClosed
+				}
 				continue
 			}
 			return err
@@ -138,11 +168,18 @@ func (s *Server) Serve(ln net.Listener) error {
 		backoff = 0
 		s.totalConns.Add(1)
 		c := newConn(s, nc)
-		if !s.track(c) {
+		switch s.track(c) {
+		case accepted:
+			go c.serve()
+		case tooMany:
+			// As memcached: one line, then close. A short deadline keeps a
+			// client that does not read from holding the accept loop.
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			nc.Write(replyTooMany)
 			nc.Close()
-			continue
+		default:
+			nc.Close()
 		}
-		go c.serve()
 	}
 }
 
@@ -155,31 +192,35 @@ func isTemporary(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED)
 }
 
+type admission int
+
+const (
+	accepted admission = iota
+	tooMany            // over MaxConns
+	shuttingDown
+)
+
 // track registers c, or refuses it when shutting down or over MaxConns.
-func (s *Server) track(c *conn) bool {
+func (s *Server) track(c *conn) admission {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
-		return false
+		return shuttingDown
 	}
 	if s.opts.MaxConns > 0 && len(s.conns) >= s.opts.MaxConns {
 		s.rejectedConns.Add(1)
-		// As memcached: one line, then close. A short deadline keeps a
-		// client that does not read from holding the accept loop.
-		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		c.nc.Write(replyTooMany)
-		return false
+		return tooMany
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
-	return true
+	return accepted
 }
 
 func (s *Server) untrack(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	for i := range c.stats {
-		s.closed[i].Add(c.stats[i].Load())
+		s.gone[i].Add(c.stats[i].Load())
 	}
 	s.mu.Unlock()
 	s.wg.Done()
@@ -199,11 +240,16 @@ func (s *Server) connCount() int {
 
 // Shutdown stops the server gracefully: it closes the listeners, lets every
 // connection finish the requests it has already received (their replies are
-// sent and their writes committed), then closes it. It returns when all
-// connections are closed, or ctx's error if ctx ends first, in which case the
-// remaining connections are closed at once.
+// sent and their writes committed), then closes it. It returns nil when all
+// connections are closed. If ctx ends first, it closes the remaining
+// connections at once and returns ctx's error without waiting for their
+// goroutines, which stop at their next read or write; a write they had
+// queued with the store is still committed when the store is closed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.closing {
+		close(s.closed)
+	}
 	s.closing = true
 	for ln := range s.listeners {
 		ln.Close()
@@ -227,71 +273,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			c.nc.Close()
 		}
 		s.mu.Unlock()
-		<-done
 		return ctx.Err()
 	}
-}
-
-// A counter names one of the figures stats reports.
-type counter int
-
-const (
-	cmdGet counter = iota
-	cmdSet
-	cmdFlush
-	cmdTouch
-	getHits
-	getMisses
-	getExpired
-	getFlushed
-	deleteHits
-	deleteMisses
-	incrHits
-	incrMisses
-	decrHits
-	decrMisses
-	casHits
-	casMisses
-	casBadval
-	touchHits
-	touchMisses
-	totalItems
-	storeTooLarge
-	bytesRead
-	bytesWritten
-	numCounters
-)
-
-// counters are a connection's figures. Each connection counts in its own,
-// so that requests on different cores do not contend for shared cache
-// lines; stats adds them up. The atomics are only there for that reader.
-type counters [numCounters]atomic.Uint64
-
-// count adds one to hit if err is nil, to miss if it is ErrNotFound.
-func (c *counters) count(err error, hit, miss counter) {
-	switch {
-	case err == nil:
-		c[hit].Add(1)
-	case errors.Is(err, storage.ErrNotFound):
-		c[miss].Add(1)
-	}
-}
-
-// addTo adds c's figures to sum.
-func (c *counters) addTo(sum *[numCounters]uint64) {
-	for i := range c {
-		sum[i] += c[i].Load()
-	}
-}
-
-// sumStats adds up the figures of every connection, open or closed.
-func (s *Server) sumStats() [numCounters]uint64 {
-	var sum [numCounters]uint64
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed.addTo(&sum)
-	for c := range s.conns {
-		c.stats.addTo(&sum)
-	}
-	return sum
 }

@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"io"
 	"net"
 	"path/filepath"
@@ -15,48 +13,24 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/memcached-lite/memcached-lite/server"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 	"github.com/memcached-lite/memcached-lite/storage"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // startServer starts a server on a fresh store and a loopback port and
-// returns its address. The listener is bound before Serve runs, so the
-// address accepts connections at once. Cleanup shuts it down.
+// returns its address (servertest.Start, which shuts it down at cleanup).
 func startServer(t testing.TB, opts server.Options) string {
 	t.Helper()
-	addr, _ := startServerStore(t, opts, storage.Options{})
-	return addr
+	return servertest.Start(t, servertest.Options{Server: opts}).Addr
 }
 
 // startServerStore is startServer with store options; it also returns the store.
 func startServerStore(t testing.TB, opts server.Options, sopts storage.Options) (string, *storage.Store) {
 	t.Helper()
-	st, err := storage.Open(filepath.Join(t.TempDir(), "db"), sopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(st, opts)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("store Close: %v", err)
-		}
-	})
-	return ln.Addr().String(), st
+	ts := servertest.Start(t, servertest.Options{Server: opts, Store: sopts})
+	return ts.Addr, ts.Store
 }
 
 // dial connects to addr with a 5 s deadline on everything.
@@ -85,7 +59,7 @@ func roundTrip(t *testing.T, c net.Conn, send, want string) {
 }
 
 func TestProtocol(t *testing.T) {
-	addr := startServer(t, server.Options{MaxItemSize: 1024})
+	addr, _ := startServerStore(t, server.Options{}, storage.Options{MaxItemSize: 1024})
 	long := strings.Repeat("k", 251)
 	tests := []struct{ name, send, want string }{
 		{"set then get", "set k 7 0 2\r\nhi\r\nget k\r\n", "STORED\r\nVALUE k 7 2\r\nhi\r\nEND\r\n"},
@@ -236,25 +210,8 @@ func TestPipelinedWritesShareCommits(t *testing.T) {
 // TestStatsLinesHaveNoSpaceInValues checks every stats line has exactly
 // three space-separated fields, even with a data file whose path has a space.
 func TestStatsLinesHaveNoSpaceInValues(t *testing.T) {
-	st, err := storage.Open(filepath.Join(t.TempDir(), "my data.db"), storage.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(st, server.Options{})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Error(err)
-		}
-		<-served
-		st.Close()
-	}()
-	c := dial(t, ln.Addr().String())
+	ts := servertest.Start(t, servertest.Options{Path: filepath.Join(t.TempDir(), "my data.db")})
+	c := dial(t, ts.Addr)
 	for _, cmd := range []string{"stats\r\n", "stats settings\r\n"} {
 		if _, err := io.WriteString(c, cmd); err != nil {
 			t.Fatal(err)

@@ -1,13 +1,17 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/storage"
 )
 
 // statsCmd answers stats and its sections. Each line is exactly
@@ -61,7 +65,7 @@ func (s *Server) generalStats() []stat {
 	st := s.st.Stats()
 	c := s.sumStats()
 	conns := s.connCount()
-	return []stat{
+	lines := []stat{
 		{"pid", strconv.Itoa(os.Getpid())},
 		{"uptime", i(int64(now.Sub(s.start) / time.Second))},
 		{"time", i(now.Unix())},
@@ -94,7 +98,12 @@ func (s *Server) generalStats() []stat {
 		{"touch_hits", u(c[touchHits])},
 		{"touch_misses", u(c[touchMisses])},
 		{"store_too_large", u(c[storeTooLarge])},
-		{"store_no_memory", "0"},
+		{"store_no_memory", u(c[storeNoMemory])},
+	}
+	if s.opts.IdleTimeout > 0 { // memcached shows it only then
+		lines = append(lines, stat{"idle_kicks", u(c[idleKicks])})
+	}
+	return append(lines, []stat{
 		{"bytes_read", u(c[bytesRead])},
 		{"bytes_written", u(c[bytesWritten])},
 		{"limit_maxbytes", i(st.CacheLimit)},
@@ -121,7 +130,7 @@ func (s *Server) generalStats() []stat {
 		{"avg_batch_size", strconv.FormatFloat(st.AvgBatch(), 'f', 2, 64)},
 		{"max_batch_size", u(st.MaxBatch)},
 		{"commit_time_us", i(st.CommitTime.Microseconds())},
-	}
+	}...)
 }
 
 func (s *Server) settingsStats() []stat {
@@ -136,8 +145,9 @@ func (s *Server) settingsStats() []stat {
 		{"cas_enabled", yesNo(!s.opts.DisableCAS)},
 		{"flush_enabled", yesNo(!s.opts.DisableFlush)},
 		{"shutdown_command", yesNo(s.opts.AllowShutdown)},
-		{"item_size_max", strconv.Itoa(s.opts.MaxItemSize)},
+		{"item_size_max", strconv.Itoa(s.st.MaxItemSize())},
 		{"idle_timeout", i(int64(s.opts.IdleTimeout / time.Second))},
+		{"read_buf_mem_limit", i(max(s.opts.ReadBufferLimit, 0))},
 		{"tcp_backlog", "1024"},
 		{"evictions", "off"},
 		{"data_file", statValue(st.Path)},
@@ -152,8 +162,8 @@ func (s *Server) resetStats() {
 			c.stats[i].Store(0)
 		}
 	}
-	for i := range s.closed {
-		s.closed[i].Store(0)
+	for i := range s.gone {
+		s.gone[i].Store(0)
 	}
 	s.mu.Unlock()
 	s.totalConns.Store(0)
@@ -199,4 +209,70 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// A counter names one of the figures stats reports.
+type counter int
+
+const (
+	cmdGet counter = iota
+	cmdSet
+	cmdFlush
+	cmdTouch
+	getHits
+	getMisses
+	getExpired
+	getFlushed
+	deleteHits
+	deleteMisses
+	incrHits
+	incrMisses
+	decrHits
+	decrMisses
+	casHits
+	casMisses
+	casBadval
+	touchHits
+	touchMisses
+	totalItems
+	storeTooLarge
+	storeNoMemory
+	idleKicks
+	bytesRead
+	bytesWritten
+	numCounters
+)
+
+// counters are a connection's figures. Each connection counts in its own,
+// so that requests on different cores do not contend for shared cache
+// lines; stats adds them up. The atomics are only there for that reader.
+type counters [numCounters]atomic.Uint64
+
+// count adds one to hit if err is nil, to miss if it is ErrNotFound.
+func (c *counters) count(err error, hit, miss counter) {
+	switch {
+	case err == nil:
+		c[hit].Add(1)
+	case errors.Is(err, storage.ErrNotFound):
+		c[miss].Add(1)
+	}
+}
+
+// addTo adds c's figures to sum.
+func (c *counters) addTo(sum *[numCounters]uint64) {
+	for i := range c {
+		sum[i] += c[i].Load()
+	}
+}
+
+// sumStats adds up the figures of every connection, open or closed.
+func (s *Server) sumStats() [numCounters]uint64 {
+	var sum [numCounters]uint64
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gone.addTo(&sum)
+	for c := range s.conns {
+		c.stats.addTo(&sum)
+	}
+	return sum
 }

@@ -68,7 +68,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -77,6 +76,7 @@ import (
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/server"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 var updateTranscripts = flag.Bool("update", false,
@@ -93,7 +93,7 @@ const (
 // TestTranscriptsMemcached checks the transcripts against a real memcached,
 // which defines the expected replies.
 func TestTranscriptsMemcached(t *testing.T) {
-	addr := startMemcached(t)
+	addr := servertest.StartMemcached(t, "-m", "64").Addr
 	files := loadTranscripts(t)
 	if *updateTranscripts {
 		for _, f := range files {
@@ -153,86 +153,6 @@ func runTranscript(t *testing.T, addr string, tr *transcript) {
 		}
 	}
 	s.sync()
-}
-
-// startMemcached starts a memcached on a free loopback port for the rest of
-// the test and returns its address.
-func startMemcached(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("memcached")
-	if err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skipf("memcached is not installed: %v", err)
-		}
-		t.Fatalf("memcached is not installed and CI is set: %v", err)
-	}
-	// The port is free when chosen but another process may take it before
-	// memcached binds it; then memcached exits and we try another one.
-	for attempt := 1; ; attempt++ {
-		addr, err := launchMemcached(t, bin)
-		if err == nil {
-			return addr
-		}
-		if attempt == 3 {
-			t.Fatalf("start memcached: %v", err)
-		}
-		t.Logf("start memcached (attempt %d): %v", attempt, err)
-	}
-}
-
-func launchMemcached(t *testing.T, bin string) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", err
-	}
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	args := []string{"-p", port, "-U", "0", "-l", "127.0.0.1", "-m", "64"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-u", "root") // memcached refuses root without -u
-	}
-	cmd := exec.Command(bin, args...)
-	var out bytes.Buffer // read only after Wait returned
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() {
-		_ = cmd.Process.Kill() // fails only if it already exited; Wait reports that
-		<-exited
-	}
-
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			if err := c.Close(); err != nil {
-				stop()
-				return "", err
-			}
-			t.Cleanup(stop)
-			return addr, nil
-		}
-		select {
-		case werr := <-exited:
-			return "", fmt.Errorf("memcached %s exited: %v: %s", strings.Join(args, " "), werr, out.Bytes())
-		case <-deadline.C:
-			stop()
-			return "", fmt.Errorf("memcached on %s does not accept connections: %v", addr, err)
-		case <-tick.C:
-		}
-	}
 }
 
 // A transcriptFile is one parsed testdata/sessions file.

@@ -43,7 +43,7 @@ func BenchmarkGetCached(b *testing.B) {
 }
 
 func BenchmarkGetDisk(b *testing.B) {
-	benchGet(b, storage.Options{Sync: storage.SyncNone, CacheBytes: -1})
+	benchGet(b, storage.Options{Sync: storage.SyncNone, CacheBytes: 0})
 }
 
 func BenchmarkGetMiss(b *testing.B) {

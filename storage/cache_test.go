@@ -97,7 +97,7 @@ func TestCacheLargeItems(t *testing.T) {
 		cached     bool
 	}{
 		{"quarter of a 1MiB cache", 1 << 20, 256 << 10, true},
-		{"max item in the default cache", 0, 1 << 20, true},
+		{"max item in a 64MiB cache", 64 << 20, 1 << 20, true},
 		{"max item in a 16MiB cache", 16 << 20, 1 << 20, true},
 		{"bigger than the cache", 64 << 10, 100 << 10, false},
 	}

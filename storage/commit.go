@@ -221,6 +221,10 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	if o.kind == opFlush {
 		return nil, bt.flush(tx, unixNano(o.it.Expires))
 	}
+	if o.kind == opUnflush {
+		bt.flushAt = 0
+		return nil, nil
+	}
 	if o.kind == opSweep {
 		n, err := bt.sweep(o.keys)
 		o.num = uint64(n)

@@ -199,3 +199,19 @@ func TestCacheEvictionStats(t *testing.T) {
 		t.Fatalf("CacheEvictions after ResetStats = %d, want 0", got)
 	}
 }
+
+// TestCancelFlush: CancelFlush forgets a pending flush deadline and
+// flushes nothing (memcached's flush_all with a time before it started).
+func TestCancelFlush(t *testing.T) {
+	bothCaches(t, func(t *testing.T, s *storage.Store, c *clock) {
+		mustSet(t, s, storage.Item{Key: "a", Value: []byte("1")})
+		if err := s.FlushAll(c.After(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CancelFlush(); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(2 * time.Minute)
+		wantItem(t, s, storage.Item{Key: "a", Value: []byte("1")})
+	})
+}

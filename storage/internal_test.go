@@ -37,6 +37,9 @@ func openTest(t *testing.T, c *fakeClock, opts Options) *Store {
 	if opts.SweepInterval == 0 {
 		opts.SweepInterval = time.Hour
 	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 64 << 20 // white-box tests look at the cache
+	}
 	path := filepath.Join(t.TempDir(), "data.db")
 	s, err := Open(path, opts)
 	if err != nil {

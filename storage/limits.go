@@ -26,3 +26,6 @@ func (s *Store) MaxValueSize(keyLen int, flags uint32) int {
 	}
 	return n
 }
+
+// MaxItemSize returns Options.MaxItemSize (memcached's -I) with its default.
+func (s *Store) MaxItemSize() int { return s.opts.MaxItemSize }

@@ -40,7 +40,7 @@ func (c *clock) After(d time.Duration) time.Time { return c.Now().Add(d) }
 // testOptions are the options most tests use: a fake clock and a sweeper
 // that never runs on its own during a test.
 func testOptions(c *clock) storage.Options {
-	return storage.Options{Now: c.Now, SweepInterval: time.Hour}
+	return storage.Options{Now: c.Now, SweepInterval: time.Hour, CacheBytes: 64 << 20}
 }
 
 // openStore opens a store in a fresh directory and closes it when the test

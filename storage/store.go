@@ -55,7 +55,7 @@ func (m SyncMode) String() string {
 
 // Options configures a Store. Each zero field takes the default in its comment.
 type Options struct {
-	CacheBytes    int64            // read cache size in bytes; 0 means 64 MiB, <0 disables it
+	CacheBytes    int64            // read cache size in bytes, memcached's -m; 0 (or less) means no cache
 	MaxItemSize   int              // largest item, memcached's -I: see MaxValueSize; 0 means 1 MiB
 	NoCAS         bool             // memcached's -C: items are 8 bytes smaller in the -I arithmetic
 	Sync          SyncMode         // zero value is SyncAlways
@@ -68,9 +68,6 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.CacheBytes == 0 {
-		o.CacheBytes = 64 << 20
-	}
 	if o.MaxItemSize == 0 {
 		o.MaxItemSize = 1 << 20
 	}

@@ -17,7 +17,7 @@ func bothCaches(t *testing.T, f func(t *testing.T, s *storage.Store, c *clock)) 
 	for _, tc := range []struct {
 		name  string
 		bytes int64
-	}{{"cache", 0}, {"nocache", -1}} {
+	}{{"cache", 64 << 20}, {"nocache", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClock()
 			opts := testOptions(c)
@@ -485,7 +485,7 @@ func TestPersistence(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, cache := range []int64{0, -1} {
+	for _, cache := range []int64{64 << 20, 0} {
 		opts := testOptions(c)
 		opts.CacheBytes = cache
 		s = openPath(t, path, opts)
@@ -521,7 +521,7 @@ func TestErrorsAreDistinct(t *testing.T) {
 // TestStart queues several writes before waiting for any: they are applied in
 // the order started, each with its own result, and share commits.
 func TestStart(t *testing.T) {
-	for _, cache := range []int64{0, -1} {
+	for _, cache := range []int64{64 << 20, 0} {
 		opts := testOptions(newClock())
 		opts.CacheBytes = cache
 		s, _ := openStore(t, opts)

@@ -24,9 +24,10 @@ const (
 	OpTouch
 	OpDelete
 
-	opGAT   // GetAndTouchKeys
-	opFlush // FlushAll
-	opSweep // the sweeper's deletes
+	opGAT     // GetAndTouchKeys
+	opFlush   // FlushAll
+	opUnflush // CancelFlush
+	opSweep   // the sweeper's deletes
 )
 
 // An op is one write handed to the committer. The caller fills the inputs,
@@ -132,7 +133,7 @@ func release(o *op) {
 
 // write runs one op and waits for it.
 func (s *Store) write(kind Op, it Item, delta uint64) (Item, uint64, error) {
-	if kind != opFlush && !validKey(it.Key) {
+	if kind != opFlush && kind != opUnflush && !validKey(it.Key) {
 		return Item{}, 0, ErrInvalidKey
 	}
 	if len(it.Value) > s.MaxValueSize(len(it.Key), it.Flags) {
@@ -243,5 +244,12 @@ func (s *Store) Delete(key string) error {
 // (memcached's flush_all <delay>), and replaces any earlier pending flush.
 func (s *Store) FlushAll(at time.Time) error {
 	_, _, err := s.write(opFlush, Item{Expires: at}, 0)
+	return err
+}
+
+// CancelFlush forgets a pending FlushAll deadline and flushes nothing: what
+// memcached's flush_all does with an absolute time from before it started.
+func (s *Store) CancelFlush() error {
+	_, _, err := s.write(opUnflush, Item{}, 0)
 	return err
 }

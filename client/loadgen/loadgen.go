@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/client"
 )
 
 // Config describes one load test. Every field must be set as its comment
@@ -77,8 +79,8 @@ func (cfg Config) Check() error {
 	case cfg.Warmup < 0:
 		return bad("Warmup", cfg.Warmup, "want 0 or more")
 	}
-	if n := len(cfg.KeyPrefix) + len(strconv.Itoa(cfg.Keys-1)); n > 250 {
-		return bad("KeyPrefix", strconv.Quote(cfg.KeyPrefix), fmt.Sprintf("keys would be %d bytes, over memcached's 250", n))
+	if n := len(cfg.KeyPrefix) + len(strconv.Itoa(cfg.Keys-1)); n > client.MaxKeyLen {
+		return bad("KeyPrefix", strconv.Quote(cfg.KeyPrefix), fmt.Sprintf("keys would be %d bytes, over memcached's %d", n, client.MaxKeyLen))
 	}
 	if strings.ContainsAny(cfg.KeyPrefix, " \t\r\n\x00") {
 		return bad("KeyPrefix", strconv.Quote(cfg.KeyPrefix), "keys may not hold spaces or control bytes")

@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/client"
 	"github.com/memcached-lite/memcached-lite/client/repl"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 const waitLimit = 10 * time.Second // for one reply of an interactive session
@@ -61,7 +65,7 @@ func (o *oneShot) expect(want string, wantCode int, args ...string) {
 }
 
 func TestREPLCompareAndSwap(t *testing.T) {
-	o := newOneShot(t, repl.Config{Servers: []string{startServer(t, "", "").addr}})
+	o := newOneShot(t, repl.Config{Servers: []string{servertest.StartBinary(t, servertest.BinaryOptions{}).Addr}})
 	o.expect("STORED\n", 0, "set", "k", "v1")
 	out, _, _ := o.run("gets", "k")
 	m := regexp.MustCompile(`^v1 \(cas=(\d+)\)\n$`).FindStringSubmatch(out)
@@ -74,7 +78,7 @@ func TestREPLCompareAndSwap(t *testing.T) {
 }
 
 func TestREPLStatsAndVersion(t *testing.T) {
-	addr := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	o := newOneShot(t, repl.Config{Servers: []string{addr}})
 	c := client.New(addr)
 	defer c.Close()
@@ -121,7 +125,7 @@ func TestREPLStatsAndVersion(t *testing.T) {
 }
 
 func TestREPLTwoServers(t *testing.T) {
-	addrs := []string{startServer(t, "", "").addr, startServer(t, "", "").addr}
+	addrs := []string{servertest.StartBinary(t, servertest.BinaryOptions{}).Addr, servertest.StartBinary(t, servertest.BinaryOptions{}).Addr}
 	o := newOneShot(t, repl.Config{Servers: addrs})
 	ring := client.New(addrs...)
 	defer ring.Close()
@@ -193,7 +197,7 @@ func TestREPLTwoServers(t *testing.T) {
 // interactive session goes on, and is served once a server starts on the
 // address, and again after that server restarts.
 func TestREPLServerDown(t *testing.T) {
-	addr := freeAddr(t)
+	addr := servertest.FreeAddr(t)
 	refused := "cannot connect to " + addr + ": connection refused\n"
 
 	var out, errOut bytes.Buffer
@@ -208,7 +212,7 @@ func TestREPLServerDown(t *testing.T) {
 		t.Error(err)
 	}
 
-	stdout, stderr, code := runClient(t, "", "-s", addr, "get", "k")
+	stdout, stderr, code := servertest.Run(t, "", "client", "-s", addr, "get", "k")
 	if code != 1 || stdout != "" || stderr != refused {
 		t.Errorf("client get k against no server: status %d, stdout %q, stderr %q; want 1, nothing, %q", code, stdout, stderr, refused)
 	}
@@ -222,13 +226,19 @@ func TestREPLServerDown(t *testing.T) {
 		t.Fatalf("banner with no server:\n got %q\nwant %q", s.banner, want)
 	}
 	s.command("get k", refused+hint)
-	data := filepath.Join(t.TempDir(), "data.db")
-	srv := startServer(t, data, addr)
+	_, portText, _ := net.SplitHostPort(addr)
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := servertest.StartBinary(t, servertest.BinaryOptions{Port: port})
 	s.command("set k v", "(connected to "+addr+")\nSTORED\n")
 	s.command("get k", "v\n")
-	srv.stop() // the connection the REPL keeps is closed
+	if code := srv.Stop(syscall.SIGTERM); code != 0 { // the connection the REPL keeps is closed
+		t.Errorf("server exited with status %d after SIGTERM, want 0", code)
+	}
 	s.command("get k", refused+hint)
-	startServer(t, data, addr)
+	srv.Restart(t) // on the same data file and address
 	s.command("get k", "(reconnected to "+addr+")\nv\n")
 	s.command("delete k", "DELETED\n")
 	// An error reply makes the client close its connection itself: the
@@ -247,7 +257,7 @@ const typeHelp = "Type \"help\" for the commands, \"help set\" for one of them; 
 // memcached-lite server: its version, address, data file and sync mode.
 func TestREPLBanner(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "banner.db")
-	addr := startServer(t, data, "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{Path: data}).Addr
 	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
 	want := "connected to memcached-lite 1.6.18-lite at " + addr + " (data file " + data + ", sync always)\n" + typeHelp
 	if s.banner != want {
@@ -256,7 +266,7 @@ func TestREPLBanner(t *testing.T) {
 	s.end()
 
 	// Two servers, one of them down: a line for each.
-	down := freeAddr(t)
+	down := servertest.FreeAddr(t)
 	s = startSession(t, repl.Config{Servers: []string{addr, down}, Interactive: true})
 	want = "connected to memcached-lite 1.6.18-lite at " + addr + " (data file " + data + ", sync always)\n" +
 		"cannot connect to " + down + ": connection refused\n" +
@@ -272,7 +282,7 @@ func TestREPLBanner(t *testing.T) {
 // the server still waits for and sends the next line too, so that the
 // server's own reply shows.
 func TestREPLRawData(t *testing.T) {
-	addr := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
 	s.command("raw set k 0 0 5\nhi\nthere",
 		"data> (4 of the 7 bytes the server waits for: the 5-byte value and its \\r\\n; the next line is sent too, with its \\r\\n)\n"+

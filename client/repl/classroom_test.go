@@ -4,6 +4,7 @@ package repl_test
 
 import (
 	"bufio"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // classroomPage is the page a teacher hands out. Every console block in it
@@ -78,7 +81,7 @@ type classroom struct {
 	t       *testing.T
 	data    string // the server's data file
 	addr    string // where the server listens, the same after each restart
-	srv     *server
+	srv     *servertest.Process
 	clients map[string]*ptyClient
 	cas     map[string]string // CAS number on the page -> the server's
 	home    string
@@ -97,7 +100,7 @@ func TestClassroomPage(t *testing.T) {
 	c := &classroom{
 		t:       t,
 		data:    filepath.Join(t.TempDir(), pageData),
-		addr:    freeAddr(t),
+		addr:    servertest.FreeAddr(t),
 		clients: make(map[string]*ptyClient),
 		cas:     make(map[string]string),
 		home:    t.TempDir(),
@@ -147,20 +150,19 @@ func (c *classroom) shell(where, term, cmd string, want []string) {
 	c.t.Helper()
 	switch {
 	case term == "1" && cmd == "make run":
-		if c.srv != nil {
-			select {
-			case <-c.srv.done:
-			default:
-				c.t.Fatalf("%s: make run while the server still runs", where)
+		if c.srv == nil {
+			_, port, _ := net.SplitHostPort(c.addr)
+			n, err := strconv.Atoi(port)
+			if err != nil {
+				c.t.Fatal(err)
 			}
+			c.srv = servertest.StartBinary(c.t, servertest.BinaryOptions{Path: c.data, Port: n})
+		} else {
+			c.srv = c.srv.Restart(c.t) // on the same file and port; fails while the server runs
 		}
-		c.srv = startServer(c.t, c.data, c.addr)
-		c.match(where, cmd, c.srv.out.String(), want)
+		c.match(where, cmd, c.srv.Output(), want)
 	case cmd == "kill -9 $(pgrep -f 'memcached-lite server')":
-		if err := c.srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			c.t.Fatalf("%s: %v", where, err)
-		}
-		<-c.srv.done
+		c.srv.Stop(syscall.SIGKILL)
 		c.match(where, cmd, "", want)
 	case cmd == "bin/memcached-lite client":
 		p := startPty(c.t, c.addr, c.home, c.t.TempDir(), "TERM=dumb")
@@ -172,7 +174,7 @@ func (c *classroom) shell(where, term, cmd string, want []string) {
 		c.match(where, cmd, banner, want)
 	case strings.HasPrefix(cmd, "bin/memcached-lite client "):
 		args := append([]string{"-s", c.addr}, strings.Fields(strings.TrimPrefix(cmd, "bin/memcached-lite client "))...)
-		out, errOut, code := runClient(c.t, "", args...)
+		out, errOut, code := servertest.Run(c.t, "", append([]string{"client"}, args...)...)
 		if code != 0 {
 			c.t.Errorf("%s: %s: exit status %d", where, cmd, code)
 		}
@@ -185,15 +187,11 @@ func (c *classroom) shell(where, term, cmd string, want []string) {
 // interrupt is Ctrl-C in terminal 1: SIGINT to the server, which must exit 0.
 func (c *classroom) interrupt(where string, want []string) {
 	c.t.Helper()
-	before := len(c.srv.out.String())
-	if err := c.srv.cmd.Process.Signal(os.Interrupt); err != nil {
-		c.t.Fatalf("%s: %v", where, err)
-	}
-	<-c.srv.done
-	if code := c.srv.cmd.ProcessState.ExitCode(); code != 0 {
+	before := len(c.srv.Output())
+	if code := c.srv.Stop(os.Interrupt); code != 0 {
 		c.t.Errorf("%s: the server exited with status %d after Ctrl-C, want 0", where, code)
 	}
-	c.match(where, "^C", c.srv.out.String()[before:], want)
+	c.match(where, "^C", c.srv.Output()[before:], want)
 }
 
 func (c *classroom) prompt() string { return "memcached-lite " + c.addr + "> " }

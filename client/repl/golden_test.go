@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/memcached-lite/memcached-lite/client/repl"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the REPL's output")
@@ -46,7 +47,7 @@ func TestREPLScriptGolden(t *testing.T) {
 		}
 		goldenPath := filepath.Join("testdata", name+".golden")
 		t.Run(name+"/api", func(t *testing.T) {
-			addr := startServer(t, "", "").addr
+			addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 			var stdout, stderr bytes.Buffer
 			r, err := repl.New(repl.Config{Servers: []string{addr}, In: bytes.NewReader(in), Out: &stdout, Err: &stderr})
 			if err != nil {
@@ -65,8 +66,8 @@ func TestREPLScriptGolden(t *testing.T) {
 			compareGolden(t, goldenPath, got)
 		})
 		t.Run(name+"/binary", func(t *testing.T) {
-			addr := startServer(t, "", "").addr
-			stdout, stderr, code := runClient(t, string(in), "-s", addr)
+			addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
+			stdout, stderr, code := servertest.Run(t, string(in), "client", "-s", addr)
 			compareGolden(t, goldenPath, transcript(addr, stdout, stderr, code))
 		})
 	}

@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // TestREPLOneShotBinary runs "memcached-lite client COMMAND ARGS..." as a
 // script would.
 func TestREPLOneShotBinary(t *testing.T) {
-	addr := startServer(t, "", "").addr
-	other := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
+	other := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	for _, tc := range []struct {
 		name  string
 		stdin string
@@ -42,7 +44,7 @@ func TestREPLOneShotBinary(t *testing.T) {
 			if args[0] != "-s" {
 				args = append([]string{"-s", addr}, args...)
 			}
-			out, errOut, code := runClient(t, tc.stdin, args...)
+			out, errOut, code := servertest.Run(t, tc.stdin, append([]string{"client"}, args...)...)
 			if out != tc.out || errOut != tc.err || code != tc.code {
 				t.Errorf("client %q:\n got stdout %q, stderr %q, status %d\nwant stdout %q, stderr %q, status %d",
 					args, out, errOut, code, tc.out, tc.err, tc.code)
@@ -51,17 +53,17 @@ func TestREPLOneShotBinary(t *testing.T) {
 	}
 
 	t.Run("two -s flags", func(t *testing.T) {
-		out, errOut, code := runClient(t, "", "-s", addr, "-s", other, "servers")
+		out, errOut, code := servertest.Run(t, "", "client", "-s", addr, "-s", other, "servers")
 		if want := addr + "\n" + other + "\n"; out != want || errOut != "" || code != 0 {
 			t.Errorf("servers: stdout %q, stderr %q, status %d; want %q", out, errOut, code, want)
 		}
 	})
 	t.Run("help", func(t *testing.T) {
-		out, errOut, code := runClient(t, "", "help", "set")
+		out, errOut, code := servertest.Run(t, "", "client", "help", "set")
 		if !strings.HasPrefix(out, "set KEY VALUE [ttl=SECONDS] [flags=N]\n\nStores VALUE under KEY") || errOut != "" || code != 0 {
 			t.Errorf("help set: stdout %q, stderr %q, status %d", out, errOut, code)
 		}
-		out, _, _ = runClient(t, "", "help")
+		out, _, _ = servertest.Run(t, "", "client", "help")
 		for _, name := range []string{"set", "get", "gets", "cas", "incr", "touch", "flush", "stats", "servers", "trace", "raw", "quit"} {
 			if !strings.Contains(out, "\n  "+name+" ") {
 				t.Errorf("help does not list %s:\n%s", name, out)
@@ -73,12 +75,12 @@ func TestREPLOneShotBinary(t *testing.T) {
 		// Every command the server accepts has its help.
 		for _, verb := range []string{"get", "bget", "gets", "gat", "gats", "set", "add", "replace", "append", "prepend",
 			"cas", "delete", "incr", "decr", "touch", "flush_all", "verbosity", "stats", "version", "quit", "shutdown", "mn"} {
-			out, errOut, code := runClient(t, "", "help", verb)
+			out, errOut, code := servertest.Run(t, "", "client", "help", verb)
 			if code != 0 || errOut != "" || !strings.HasPrefix(out, verb) || len(out) < 80 {
 				t.Errorf("help %s: stdout %q, stderr %q, status %d; want its usage and text", verb, out, errOut, code)
 			}
 		}
-		out, _, _ = runClient(t, "", "help", "gat")
+		out, _, _ = servertest.Run(t, "", "client", "help", "gat")
 		if want := "gat EXPTIME KEY...   (sent as typed)\n\nGet and touch: fetches values as get does"; !strings.HasPrefix(out, want) {
 			t.Errorf("help gat: %q, want it to start %q", out, want)
 		}
@@ -89,7 +91,7 @@ func TestREPLOneShotBinary(t *testing.T) {
 // redis-cli --raw) and --json (an object a line), and -r/-i, which repeat
 // a command.
 func TestREPLOutputFormats(t *testing.T) {
-	addr := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -125,7 +127,7 @@ func TestREPLOutputFormats(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"-s", addr}, tc.args...)
-			out, errOut, code := runClient(t, "", args...)
+			out, errOut, code := servertest.Run(t, "", append([]string{"client"}, args...)...)
 			if out != tc.out || errOut != tc.err || code != tc.code {
 				t.Errorf("client %q:\n got stdout %q, stderr %q, status %d\nwant stdout %q, stderr %q, status %d",
 					args, out, errOut, code, tc.out, tc.err, tc.code)
@@ -134,13 +136,13 @@ func TestREPLOutputFormats(t *testing.T) {
 	}
 
 	t.Run("raw gets", func(t *testing.T) {
-		out, errOut, code := runClient(t, "", "-s", addr, "--raw", "gets", "greeting")
+		out, errOut, code := servertest.Run(t, "", "client", "-s", addr, "--raw", "gets", "greeting")
 		if !regexp.MustCompile(`^\d+ hello, world\n$`).MatchString(out) || errOut != "" || code != 0 {
 			t.Errorf("--raw gets greeting: stdout %q, stderr %q, status %d; want \"CAS hello, world\\n\"", out, errOut, code)
 		}
 	})
 	t.Run("json stats", func(t *testing.T) {
-		out, errOut, code := runClient(t, "", "-s", addr, "--json", "stats")
+		out, errOut, code := servertest.Run(t, "", "client", "-s", addr, "--json", "stats")
 		var st struct {
 			Server string            `json:"server"`
 			Stats  map[string]string `json:"stats"`
@@ -152,21 +154,21 @@ func TestREPLOutputFormats(t *testing.T) {
 	})
 
 	t.Run("repeat", func(t *testing.T) {
-		runClient(t, "", "-s", addr, "set", "counter", "0")
+		servertest.Run(t, "", "client", "-s", addr, "set", "counter", "0")
 		start := time.Now()
-		out, errOut, code := runClient(t, "", "-s", addr, "-r", "3", "-i", "0.1", "incr", "counter")
+		out, errOut, code := servertest.Run(t, "", "client", "-s", addr, "-r", "3", "-i", "0.1", "incr", "counter")
 		if out != "1\n2\n3\n" || errOut != "" || code != 0 {
 			t.Errorf("-r 3 -i 0.1 incr counter: stdout %q, stderr %q, status %d; want \"1\\n2\\n3\\n\"", out, errOut, code)
 		}
 		if d := time.Since(start); d < 200*time.Millisecond {
 			t.Errorf("-r 3 -i 0.1 took %v, want at least two waits of 100ms", d)
 		}
-		out, errOut, code = runClient(t, "", "-s", addr, "--raw", "-r", "2", "-i", "10ms", "get", "counter")
+		out, errOut, code = servertest.Run(t, "", "client", "-s", addr, "--raw", "-r", "2", "-i", "10ms", "get", "counter")
 		if out != "3\n3\n" || errOut != "" || code != 0 {
 			t.Errorf("--raw -r 2 -i 10ms get counter: stdout %q, stderr %q, status %d", out, errOut, code)
 		}
 		// A run that fails makes the status 1; the others still run.
-		out, errOut, code = runClient(t, "", "-s", addr, "-r", "2", "add", "counter", "x")
+		out, errOut, code = servertest.Run(t, "", "client", "-s", addr, "-r", "2", "add", "counter", "x")
 		want := "NOT_STORED (add stores only new keys, and \"counter\" already exists)\n"
 		if out != want+want || errOut != "" || code != 1 {
 			t.Errorf("-r 2 add counter x: stdout %q, stderr %q, status %d", out, errOut, code)
@@ -181,7 +183,7 @@ func TestREPLOutputFormats(t *testing.T) {
 			{[]string{"-r", "0", "get", "k"}, "memcached-lite: -r 0: want a number of runs, or -1 to run until interrupted\n" + usage},
 			{[]string{"-r", "2", "-i", "soon", "get", "k"}, "memcached-lite: invalid value \"soon\" for flag -i: want seconds (30, 0.5) or a duration (30s, 500ms, 5m)\n" + usage},
 		} {
-			out, errOut, code := runClient(t, "", append([]string{"-s", addr}, c.args...)...)
+			out, errOut, code := servertest.Run(t, "", append([]string{"client", "-s", addr}, c.args...)...)
 			if out != "" || errOut != c.err || code != 2 {
 				t.Errorf("client %q: stdout %q, stderr %q, status %d; want stderr %q, status 2", c.args, out, errOut, code, c.err)
 			}

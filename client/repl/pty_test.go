@@ -13,6 +13,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // ptyClient is "memcached-lite client" running on a pseudo-terminal.
@@ -30,8 +31,8 @@ type ptyClient struct {
 func startPty(t *testing.T, addr, home, state string, env ...string) *ptyClient {
 	t.Helper()
 	p := &ptyClient{t: t, out: newSyncBuffer(), read: make(chan struct{}), exited: make(chan struct{})}
-	p.cmd = exec.Command(binary(t), "client", "-s", addr)
-	p.cmd.Env = testEnv(append([]string{"TERM=xterm", "HOME=" + home, "XDG_STATE_HOME=" + state}, env...)...)
+	p.cmd = servertest.Command(t, "client", "-s", addr)
+	p.cmd.Env = append(append(p.cmd.Env, "TERM=xterm", "HOME="+home, "XDG_STATE_HOME="+state), env...)
 	tty, err := pty.StartWithSize(p.cmd, &pty.Winsize{Rows: 40, Cols: 120})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func (p *ptyClient) exitStatus() int {
 // carrying a command to the next session, where Up and Enter run it again.
 func TestREPLTerminal(t *testing.T) {
 	dataFile := filepath.Join(t.TempDir(), "data.db")
-	addr := startServer(t, dataFile, "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{Path: dataFile}).Addr
 	home, state := t.TempDir(), t.TempDir()
 	c := client.New(addr)
 	defer c.Close()
@@ -207,7 +208,7 @@ func TestREPLTerminal(t *testing.T) {
 // TestREPLTerminalColours checks that replies on a terminal are coloured,
 // unless NO_COLOR is set.
 func TestREPLTerminalColours(t *testing.T) {
-	addr := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	prompt := "memcached-lite " + addr + "> "
 	for _, tc := range []struct {
 		env              []string
@@ -245,7 +246,7 @@ func checkMode(t *testing.T, path string, want os.FileMode) {
 // TestREPLTerminalHistoryInHome checks the history file's place without
 // XDG_STATE_HOME: ~/.local/state/memcached-lite/history.
 func TestREPLTerminalHistoryInHome(t *testing.T) {
-	addr := startServer(t, "", "").addr
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
 	home := t.TempDir()
 	p := startPty(t, addr, home, "", "NO_COLOR=1")
 	prompt := "memcached-lite " + addr + "> "

@@ -438,7 +438,7 @@ func (r *REPL) report(err error) {
 	case errors.Is(err, client.ErrUnknownCommand):
 		r.printErr("ERROR (the server does not know this command)")
 	case errors.Is(err, client.ErrMalformedKey):
-		r.printErr("bad key: a key is 1 to 250 bytes, with no spaces or control characters")
+		r.printErr(fmt.Sprintf("bad key: a key is 1 to %d bytes, with no spaces or control characters", client.MaxKeyLen))
 	case errors.As(err, &connErr):
 		r.printErr(err.Error())
 		if r.cfg.Interactive {

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,43 +14,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/memcached-lite/memcached-lite/client/loadgen"
-	"github.com/memcached-lite/memcached-lite/server"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 	"github.com/memcached-lite/memcached-lite/storage"
 )
 
-// startServer serves memcached-lite in-process on a loopback port for the
-// test and returns its address; the listener is bound before Serve runs.
-func startServer(t *testing.T) string {
-	t.Helper()
-	st, err := storage.Open(filepath.Join(t.TempDir(), "db"), storage.Options{Sync: storage.SyncNone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(st, server.Options{})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("store Close: %v", err)
-		}
-	})
-	return ln.Addr().String()
-}
-
 func TestLoadCommandJSON(t *testing.T) {
-	addr := startServer(t)
+	addr := servertest.Start(t, servertest.Options{Store: storage.Options{Sync: storage.SyncNone}}).Addr
 	var out, errOut bytes.Buffer
 	app := newApp()
 	app.Writer, app.ErrWriter = &out, &errOut

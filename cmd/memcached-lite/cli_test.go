@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 const (
@@ -66,12 +68,15 @@ func TestCommandLine(t *testing.T) {
 	}
 }
 
-// runBinaryIn is runBinary in the directory dir, so that a data file
-// created by mistake lands there.
+// runBinaryIn runs the binary with args in the directory dir, so that a
+// data file created by mistake lands there, and returns its status and its
+// standard output then its standard error.
 func runBinaryIn(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	t.Chdir(dir) // until the test ends
-	return runBinary(t, 10*time.Second, nil, args...)
+	servertest.Binary(t) // built from the package's directory, before leaving it
+	t.Chdir(dir)         // until the test ends
+	out, errOut, code := servertest.Run(t, "", args...)
+	return code, out + errOut
 }
 
 func dirNames(t *testing.T, dir string) []string {
@@ -91,8 +96,8 @@ func dirNames(t *testing.T, dir string) []string {
 // another memcached may hold it, and a command with a free port; and that
 // the failed start left no data file.
 func TestPortTaken(t *testing.T) {
-	first := startBinary(t, newDataFile(t))
-	port := strconv.Itoa(first.port)
+	first := servertest.StartBinary(t, servertest.BinaryOptions{})
+	port := strconv.Itoa(first.Port)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "second.db")
 	hintRE := regexp.MustCompile(`To use port (\d+) instead: `)
@@ -106,7 +111,10 @@ func TestPortTaken(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"server", "-p", port, "-l", "127.0.0.1", "--data", data}, tc.args...)
-			code, out := runBinary(t, 10*time.Second, nil, args...)
+			stdout, out, code := servertest.Run(t, "", args...)
+			if stdout != "" {
+				t.Errorf("memcached-lite %q wrote %q on its standard output", args, stdout)
+			}
 			m := hintRE.FindStringSubmatch(out)
 			if m == nil {
 				t.Fatalf("memcached-lite %q: status %d, output %q: no port suggested", args, code, out)
@@ -125,7 +133,7 @@ func TestPortTaken(t *testing.T) {
 			}
 		})
 	}
-	dialWire(t, first.addr).expectVersion()
+	dialWire(t, first.Addr).expectVersion()
 }
 
 // TestIdleTimeoutSeconds checks that --idle-timeout takes memcached's plain
@@ -141,9 +149,8 @@ func TestIdleTimeoutSeconds(t *testing.T) {
 		{env: []string{"MEMCACHED_LITE_IDLE_TIMEOUT=45"}, want: "45"},
 		{want: "0"},
 	} {
-		args := append([]string{"server", "-p", "0", "-l", "127.0.0.1", "--data", newDataFile(t)}, tc.args...)
-		p := startServerArgs(t, tc.env, args...)
-		if got := dialWire(t, p.addr).stats("settings")["idle_timeout"]; got != tc.want {
+		p := servertest.StartBinary(t, servertest.BinaryOptions{Args: tc.args, Env: tc.env})
+		if got := dialWire(t, p.Addr).stats("settings")["idle_timeout"]; got != tc.want {
 			t.Errorf("%q with environment %q: stats settings idle_timeout = %s, want %s", tc.args, tc.env, got, tc.want)
 		}
 	}
@@ -160,14 +167,14 @@ func TestItemSizeAndMemory(t *testing.T) {
 		{[]string{"-m", "0", "-I", "33m"}, "34603008"},
 		{[]string{"-m", "2"}, "1048576"},
 	} {
-		p := startBinary(t, newDataFile(t), tc.args...)
-		if got := dialWire(t, p.addr).stats("settings")["item_size_max"]; got != tc.want {
+		p := servertest.StartBinary(t, servertest.BinaryOptions{Args: tc.args})
+		if got := dialWire(t, p.Addr).stats("settings")["item_size_max"]; got != tc.want {
 			t.Errorf("%q: stats settings item_size_max = %s, want %s", tc.args, got, tc.want)
 		}
 	}
 
 	t.Run("memcached", func(t *testing.T) {
-		bin := needTool(t, "memcached")
+		bin := servertest.Tool(t, "memcached")
 		args := []string{"-p", "0", "-U", "0", "-l", "127.0.0.1", "-m", "64", "-I", "33m"}
 		if os.Geteuid() == 0 {
 			args = append(args, "-u", "root")
@@ -176,8 +183,8 @@ func TestItemSizeAndMemory(t *testing.T) {
 		if code != 64 || out != itemSizeRule+"\n" {
 			t.Errorf("memcached %q: status %d, output %q; want 64 and %q", args, code, out, itemSizeRule+"\n")
 		}
-		p := startMemcached(t, "-m", "64", "-I", "32m")
-		if got := dialWire(t, p.addr).stats("settings")["item_size_max"]; got != "33554432" {
+		p := servertest.StartMemcached(t, "-m", "64", "-I", "32m")
+		if got := dialWire(t, p.Addr).stats("settings")["item_size_max"]; got != "33554432" {
 			t.Errorf("memcached -m 64 -I 32m: stats settings item_size_max = %s, want 33554432", got)
 		}
 	})
@@ -206,9 +213,9 @@ func TestListenIPv4Only(t *testing.T) {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	ln.Close()
-	p := startBinary(t, newDataFile(t))
-	dialWire(t, p.addr).expectVersion()
-	v6 := net.JoinHostPort("::1", strconv.Itoa(p.port))
+	p := servertest.StartBinary(t, servertest.BinaryOptions{})
+	dialWire(t, p.Addr).expectVersion()
+	v6 := net.JoinHostPort("::1", strconv.Itoa(p.Port))
 	if nc, err := net.DialTimeout("tcp", v6, wireTimeout); err == nil {
 		nc.Close()
 		t.Errorf("-l 127.0.0.1 accepted a connection on %s", v6)
@@ -258,9 +265,8 @@ func TestExposed(t *testing.T) {
 		}
 	}
 	// A real loopback server does not warn.
-	p := startBinary(t, newDataFile(t))
-	dialWire(t, p.addr).expectVersion()
-	if out := p.out.String(); strings.Contains(out, "beyond loopback") {
+	p := servertest.StartBinary(t, servertest.BinaryOptions{})
+	if out := p.Output(); strings.Contains(out, "beyond loopback") {
 		t.Errorf("a server on 127.0.0.1 warned:\n%s", out)
 	}
 }

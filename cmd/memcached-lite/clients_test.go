@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 const externalTimeout = 60 * time.Second
@@ -18,7 +20,7 @@ func runExternal(t *testing.T, name string, args ...string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), externalTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = testEnv()
+	cmd.Env = servertest.Env()
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("%s %s did not finish within %v\noutput:\n%s", name, strings.Join(args, " "), externalTimeout, out)
@@ -30,9 +32,9 @@ func runExternal(t *testing.T, name string, args ...string) (int, string) {
 }
 
 func TestMemccapable(t *testing.T) {
-	tool := needTool(t, "memccapable")
-	p := startBinary(t, newDataFile(t))
-	code, out := runExternal(t, tool, "-a", "-h", "127.0.0.1", "-p", strconv.Itoa(p.port))
+	tool := servertest.Tool(t, "memccapable")
+	p := servertest.StartBinary(t, servertest.BinaryOptions{})
+	code, out := runExternal(t, tool, "-a", "-h", "127.0.0.1", "-p", strconv.Itoa(p.Port))
 	if code != 0 || !strings.Contains(out, "All tests passed") || strings.Contains(out, "[FAIL]") {
 		t.Errorf("memccapable -a: exit status %d, want 0 and \"All tests passed\"; output:\n%s", code, out)
 	}
@@ -44,14 +46,14 @@ func TestMemccapable(t *testing.T) {
 func runPythonScript(t *testing.T, module, script string) {
 	t.Helper()
 	needPython(t, module)
-	run := func(t *testing.T, p *proc) {
-		code, out := runExternal(t, systemPython, "../../testdata/python/"+script, "127.0.0.1", strconv.Itoa(p.port))
+	run := func(t *testing.T, p *servertest.Process) {
+		code, out := runExternal(t, systemPython, "../../testdata/python/"+script, "127.0.0.1", strconv.Itoa(p.Port))
 		if code != 0 || out != "OK\n" {
 			t.Errorf("%s: exit status %d, output %q; want 0 and \"OK\\n\"", script, code, out)
 		}
 	}
-	t.Run("memcached-lite", func(t *testing.T) { run(t, startBinary(t, newDataFile(t))) })
-	t.Run("memcached", func(t *testing.T) { run(t, startMemcached(t)) })
+	t.Run("memcached-lite", func(t *testing.T) { run(t, servertest.StartBinary(t, servertest.BinaryOptions{})) })
+	t.Run("memcached", func(t *testing.T) { run(t, servertest.StartMemcached(t)) })
 }
 
 func TestPymemcache(t *testing.T) {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,29 +254,6 @@ func (w *wire) item(key string) crashItem {
 		w.t.Fatalf("get %s: got %q%q, %v", key, line, data, err)
 	}
 	return crashItem{present: true, val: string(data[:n]), flags: flags}
-}
-
-// bboltTool returns the path of the bbolt command (go install
-// go.etcd.io/bbolt/cmd/bbolt@v1.5.0), from PATH or $(go env GOPATH)/bin.
-// Without it the test is skipped, or fails when CI is set.
-func bboltTool(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("bbolt"); err == nil {
-		return p
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "GOPATH").Output()
-	if err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", "bbolt")
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				return p
-			}
-		}
-	}
-	skipOrFail(t, "bbolt is not installed (go install go.etcd.io/bbolt/cmd/bbolt@v1.5.0)")
-	return ""
 }
 
 // bboltCheck runs bbolt check on a data file no process has open.

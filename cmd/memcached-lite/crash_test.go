@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 var crashCycles = flag.Int("crash.cycles", 10, "kill -9 and restart cycles of TestCrash (make crash runs 200)")
@@ -43,7 +45,7 @@ const (
 // --sync always and --sync none: a process crash loses nothing the process
 // wrote, fsynced or not.
 func TestCrash(t *testing.T) {
-	bbolt := bboltTool(t)
+	bbolt := servertest.Tool(t, "bbolt") // go install go.etcd.io/bbolt/cmd/bbolt@v1.5.0
 	cycles := *crashCycles
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d cycles", seed, cycles)
@@ -54,15 +56,15 @@ func TestCrash(t *testing.T) {
 	var tally crashTally
 	var ops []crashOp // the last cycle's writes, checked after the restart
 	for cycle := 0; ; cycle++ {
-		p := startBinary(t, path, "--sync", crashSync(cycle))
-		w := dialWire(t, p.addr)
+		p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path, Args: []string{"--sync", crashSync(cycle)}})
+		w := dialWire(t, p.Addr)
 		if cycle == 0 {
 			m.create(w)
 		} else {
 			m.check(t, w, ops, &tally)
 		}
 		if t.Failed() || cycle == cycles {
-			if code := p.stop(syscall.SIGTERM); code != 0 {
+			if code := p.Stop(syscall.SIGTERM); code != 0 {
 				t.Errorf("exit status %d after SIGTERM, want 0", code)
 			}
 			break
@@ -91,14 +93,14 @@ func crashSync(cycle int) string {
 
 // crashRun runs the workload of one cycle against p, kills p at a random
 // moment and returns every write that was sent.
-func crashRun(t *testing.T, p *proc, cycle int, seed uint64) []crashOp {
+func crashRun(t *testing.T, p *servertest.Process, cycle int, seed uint64) []crashOp {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, uint64(cycle)))
 	workers := make([]*crashWorker, crashWorkers)
 	for i := range workers {
-		nc, err := net.DialTimeout("tcp", p.addr, wireTimeout)
+		nc, err := net.DialTimeout("tcp", p.Addr, wireTimeout)
 		if err != nil {
-			t.Fatalf("cycle %d: dial %s: %v", cycle, p.addr, err)
+			t.Fatalf("cycle %d: dial %s: %v", cycle, p.Addr, err)
 		}
 		defer nc.Close()
 		workers[i] = &crashWorker{id: i, cycle: cycle, rng: rand.New(rand.NewPCG(rng.Uint64(), uint64(i))), nc: nc, r: bufio.NewReader(nc)}
@@ -119,15 +121,12 @@ func crashRun(t *testing.T, p *proc, cycle int, seed uint64) []crashOp {
 	defer timer.Stop()
 	select {
 	case <-timer.C:
-	case <-p.done:
-		t.Fatalf("cycle %d: the server exited on its own: %v", cycle, p.state)
+	case <-p.Done():
+		t.Fatalf("cycle %d: the server exited on its own: %v", cycle, p.Cmd.ProcessState)
 	}
 	killed := time.Now()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatalf("cycle %d: kill: %v", cycle, err)
-	}
-	if code := p.wait(procStopTimeout); code != -1 || p.signaled() != syscall.SIGKILL {
-		t.Fatalf("cycle %d: exit status %d, signal %v; want killed by SIGKILL", cycle, code, p.signaled())
+	if code := p.Stop(syscall.SIGKILL); code != -1 || p.Signaled() != syscall.SIGKILL {
+		t.Fatalf("cycle %d: exit status %d, signal %v; want killed by SIGKILL", cycle, code, p.Signaled())
 	}
 	wg.Wait() // the kill ends every connection
 

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // faultsLatency bounds one request of a well-behaved client while another
@@ -32,7 +34,7 @@ func raiseNoFile(t testing.TB, n uint64) {
 		return
 	}
 	if rl.Max < n {
-		skipOrFail(t, fmt.Sprintf("the hard limit on open files is %d, want %d", rl.Max, n))
+		servertest.SkipOrFail(t, fmt.Sprintf("the hard limit on open files is %d, want %d", rl.Max, n))
 	}
 	rl.Cur = n
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
@@ -46,10 +48,10 @@ func raiseNoFile(t testing.TB, n uint64) {
 func TestFaultsManyConnections(t *testing.T) {
 	const n = 1000
 	raiseNoFile(t, 2*n+100)
-	p := startBinary(t, newDataFile(t), "-c", strconv.Itoa(n))
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Args: []string{"-c", strconv.Itoa(n)}})
 	conns := make([]*wire, n)
 	for i := range conns {
-		conns[i] = dialWire(t, p.addr)
+		conns[i] = dialWire(t, p.Addr)
 	}
 	// Every connection has a request in flight, then every one is answered.
 	for _, w := range conns {
@@ -61,7 +63,7 @@ func TestFaultsManyConnections(t *testing.T) {
 		}
 	}
 
-	over := dialWire(t, p.addr)
+	over := dialWire(t, p.Addr)
 	if l := over.line(); l != "ERROR Too many open connections\r\n" {
 		t.Errorf("connection %d: got %q, want %q", n+1, l, "ERROR Too many open connections\r\n")
 	}
@@ -77,7 +79,7 @@ func TestFaultsManyConnections(t *testing.T) {
 	// version request.)
 	conns[n-1].nc.Close()
 	for attempt := 1; ; attempt++ {
-		w := dialWire(t, p.addr)
+		w := dialWire(t, p.Addr)
 		w.send("version\r\n")
 		l := w.line()
 		if strings.HasPrefix(l, "VERSION ") {
@@ -95,19 +97,19 @@ func TestFaultsManyConnections(t *testing.T) {
 // stop do not slow others down, and that their command completes when the
 // rest comes.
 func TestFaultsStalledClient(t *testing.T) {
-	p := startBinary(t, newDataFile(t))
-	halfData := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{})
+	halfData := dialWire(t, p.Addr)
 	halfData.send("set half 0 0 10\r\nabc")
-	halfLine := dialWire(t, p.addr)
+	halfLine := dialWire(t, p.Addr)
 	halfLine.send("get ha")
-	halfValue := dialWire(t, p.addr)
+	halfValue := dialWire(t, p.Addr)
 	halfValue.send("set big 0 0 100000\r\n" + strings.Repeat("b", 50000))
 
 	const workers, requests = 8, 100
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for i := range workers {
-		wg.Go(func() { errs <- faultsRoundTrips(p.addr, i, requests) })
+		wg.Go(func() { errs <- faultsRoundTrips(p.Addr, i, requests) })
 	}
 	wg.Wait()
 	close(errs)
@@ -158,10 +160,10 @@ func faultsRoundTrips(addr string, id, n int) error {
 // use is not; and a client that sends but never reads is disconnected.
 func TestFaultsIdleTimeout(t *testing.T) {
 	const idle = 500 * time.Millisecond
-	p := startBinary(t, newDataFile(t), "--idle-timeout", idle.String())
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Args: []string{"--idle-timeout", idle.String()}})
 
 	t.Run("idle", func(t *testing.T) {
-		w := dialWire(t, p.addr)
+		w := dialWire(t, p.Addr)
 		w.expectVersion()
 		start := time.Now()
 		w.expectEOF()
@@ -171,18 +173,18 @@ func TestFaultsIdleTimeout(t *testing.T) {
 	})
 
 	t.Run("half a command", func(t *testing.T) {
-		w := dialWire(t, p.addr)
+		w := dialWire(t, p.Addr)
 		w.send("set half 0 0 10\r\nabc")
 		start := time.Now()
 		w.expectEOF()
 		if d := time.Since(start); d < idle-100*time.Millisecond || d > idle+2*time.Second {
 			t.Errorf("closed %v after the half command, want about %v", d, idle)
 		}
-		dialWire(t, p.addr).expect("get half\r\n", "END\r\n")
+		dialWire(t, p.Addr).expect("get half\r\n", "END\r\n")
 	})
 
 	t.Run("in use", func(t *testing.T) {
-		w := dialWire(t, p.addr)
+		w := dialWire(t, p.Addr)
 		tick := time.NewTicker(idle / 5)
 		defer tick.Stop()
 		for end := time.Now().Add(3 * idle); time.Now().Before(end); <-tick.C {
@@ -192,14 +194,14 @@ func TestFaultsIdleTimeout(t *testing.T) {
 	})
 
 	t.Run("never reads", func(t *testing.T) {
-		w := dialWire(t, p.addr)
+		w := dialWire(t, p.Addr)
 		v := strings.Repeat("v", 100<<10)
 		w.expect(fmt.Sprintf("set v 0 0 %d\r\n%s\r\n", len(v), v), "STORED\r\n")
 		_, err := faultsFlood(w.nc, 200<<20, 10*time.Second)
 		if !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 			t.Errorf("flooding a server with --idle-timeout %v without reading: %v, want the connection reset", idle, err)
 		}
-		dialWire(t, p.addr).expectVersion()
+		dialWire(t, p.Addr).expectVersion()
 	})
 }
 
@@ -253,19 +255,19 @@ func procMemory(t testing.TB, pid int) (rss, peak int64) {
 // serves other clients meanwhile.
 func TestFaultsFloodWithoutReading(t *testing.T) {
 	const total, bound = 200 << 20, 64 << 20
-	p := startBinary(t, newDataFile(t))
-	w := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{})
+	w := dialWire(t, p.Addr)
 	v := strings.Repeat("v", 100<<10)
 	w.expect(fmt.Sprintf("set v 0 0 %d\r\n%s\r\nget v\r\n", len(v), v), fmt.Sprintf("STORED\r\nVALUE v 0 %d\r\n%s\r\nEND\r\n", len(v), v))
-	_, before := procMemory(t, p.cmd.Process.Pid)
+	_, before := procMemory(t, p.Cmd.Process.Pid)
 
-	flood := dialWire(t, p.addr)
+	flood := dialWire(t, p.Addr)
 	sent, err := faultsFlood(flood.nc, total, 3*time.Second)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("sent %d MB of gets without reading: %v, want the write to block until its deadline", sent>>20, err)
 	}
-	rss, peak := procMemory(t, p.cmd.Process.Pid)
+	rss, peak := procMemory(t, p.Cmd.Process.Pid)
 	t.Logf("sent %.1f MB of gets before the write blocked; server RSS %d MB, peak %d MB (%d MB before)", float64(sent)/(1<<20), rss>>20, peak>>20, before>>20)
 	if sent > bound {
 		t.Errorf("the server took %d MB of requests from a client that reads nothing, want at most %d MB", sent>>20, bound>>20)
@@ -285,8 +287,8 @@ func TestFaultsFloodWithoutReading(t *testing.T) {
 func TestFaultsShutdownUnderLoad(t *testing.T) {
 	const conns, before = 50, 2000 // writes acknowledged before the signal
 	path := newDataFile(t)
-	p := startBinary(t, path)
-	dialWire(t, p.addr).expect("set shared 0 0 1\r\n0\r\n", "STORED\r\n")
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	dialWire(t, p.Addr).expect("set shared 0 0 1\r\n0\r\n", "STORED\r\n")
 
 	var acked atomic.Int64
 	loaded := make(chan struct{})
@@ -294,7 +296,7 @@ func TestFaultsShutdownUnderLoad(t *testing.T) {
 	workers := make([]*loadWorker, conns)
 	var wg sync.WaitGroup
 	for i := range workers {
-		nc, err := net.DialTimeout("tcp", p.addr, wireTimeout)
+		nc, err := net.DialTimeout("tcp", p.Addr, wireTimeout)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,10 +322,7 @@ func TestFaultsShutdownUnderLoad(t *testing.T) {
 		t.Fatalf("only %d writes acknowledged in 30s", acked.Load())
 	}
 	signaled := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(procStopTimeout); code != 0 {
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM under load, want 0", code)
 	}
 	if d := time.Since(signaled); d > 3*time.Second {
@@ -346,8 +345,8 @@ func TestFaultsShutdownUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d sets and %d incrs acknowledged, %d requests unanswered at the exit", len(sets), incrs, flying)
 
-	p = startBinary(t, path)
-	w := dialWire(t, p.addr)
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	w := dialWire(t, p.Addr)
 	for _, k := range sets {
 		w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 0 %d\r\n%s\r\nEND\r\n", k, len(k), k))
 	}
@@ -424,29 +423,26 @@ func isNumberLine(l string) bool {
 // applied.
 func TestFaultsShutdownBadClients(t *testing.T) {
 	path := newDataFile(t)
-	p := startBinary(t, path)
-	w := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	w := dialWire(t, p.Addr)
 	v := strings.Repeat("v", 100<<10)
 	w.expect(fmt.Sprintf("set v 0 0 %d\r\n%s\r\n", len(v), v), "STORED\r\n")
-	half := dialWire(t, p.addr)
+	half := dialWire(t, p.Addr)
 	half.send("set half 0 0 10\r\nabc")
-	flood := dialWire(t, p.addr)
+	flood := dialWire(t, p.Addr)
 	if _, err := faultsFlood(flood.nc, 200<<20, time.Second); err == nil {
 		t.Fatal("the flood was not blocked")
 	}
 	w.expectVersion()
 
 	signaled := time.Now()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(procStopTimeout); code != 0 {
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
 	}
 	if d := time.Since(signaled); d > 3*time.Second {
 		t.Errorf("the server took %v to exit after SIGTERM, want under 3s", d)
 	}
 	half.expectEOF()
-	p = startBinary(t, path)
-	dialWire(t, p.addr).expect("get half\r\n", "END\r\n")
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
+	dialWire(t, p.Addr).expect("get half\r\n", "END\r\n")
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // newGomemcache returns a gomemcache client for addr with a timeout generous
@@ -64,10 +66,10 @@ func gmWantErr(t *testing.T, what string, got, want error) {
 // checks run against memcached, to show they expect what memcached does.
 func TestGomemcache(t *testing.T) {
 	t.Run("memcached-lite", func(t *testing.T) {
-		testGomemcache(t, startBinary(t, newDataFile(t)).addr)
+		testGomemcache(t, servertest.StartBinary(t, servertest.BinaryOptions{}).Addr)
 	})
 	t.Run("memcached", func(t *testing.T) {
-		testGomemcache(t, startMemcached(t).addr)
+		testGomemcache(t, servertest.StartMemcached(t).Addr)
 	})
 }
 

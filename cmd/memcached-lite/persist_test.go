@@ -11,21 +11,24 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // listeningItems returns the items= figure of the listening line.
-func listeningItems(t *testing.T, p *proc) int {
+func listeningItems(t *testing.T, p *servertest.Process) int {
 	t.Helper()
-	for _, f := range strings.Fields(p.ready) {
+	line := listeningLine(t, p)
+	for _, f := range strings.Fields(line) {
 		if v, ok := strings.CutPrefix(f, "items="); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				t.Fatalf("listening line %q: bad items=", p.ready)
+				t.Fatalf("listening line %q: bad items=", line)
 			}
 			return n
 		}
 	}
-	t.Fatalf("no items= in the listening line %q", p.ready)
+	t.Fatalf("no items= in the listening line %q", line)
 	return 0
 }
 
@@ -45,11 +48,11 @@ func TestRestartKeepsValues(t *testing.T) {
 		{Key: strings.Repeat("k", 250), Value: []byte("long key")},
 	}
 
-	p := startBinary(t, path)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
 	if n := listeningItems(t, p); n != 0 {
 		t.Fatalf("a new file reports items=%d, want 0", n)
 	}
-	mc := newGomemcache(t, p.addr)
+	mc := newGomemcache(t, p.Addr)
 	for _, it := range items {
 		if err := mc.Set(it); err != nil {
 			t.Fatalf("Set(%.20s): %v", it.Key, err)
@@ -101,17 +104,17 @@ func TestRestartKeepsValues(t *testing.T) {
 	if err := mc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.stop(syscall.SIGTERM); code != 0 {
+	if code := p.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM, want 0", code)
 	}
 
-	p = startBinary(t, path)
+	p = servertest.StartBinary(t, servertest.BinaryOptions{Path: path})
 	// Expired items may still be in the file until they are swept, so
 	// items= is between the live items and the live and expired ones.
 	if n := listeningItems(t, p); n < len(items) || n > len(items)+2 {
 		t.Errorf("after restart items=%d, want %d live items (+2 expired at most)", n, len(items))
 	}
-	mc = newGomemcache(t, p.addr)
+	mc = newGomemcache(t, p.Addr)
 	for _, it := range items {
 		got := gmGet(t, mc, it.Key, it.Value, it.Flags)
 		if b := before[it.Key]; got.CasID != b.CasID {
@@ -171,10 +174,10 @@ func testKillNineAfterStored(t *testing.T, args ...string) {
 	seq := 0
 
 	for round := 1; round <= 3; round++ {
-		p := startBinary(t, path, args...)
+		p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path, Args: args})
 
 		// Check everything acknowledged before the last kill.
-		w := dialWire(t, p.addr)
+		w := dialWire(t, p.Addr)
 		for k, v := range last {
 			w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 7 %d\r\n%s\r\nEND\r\n", k, len(v), v))
 		}
@@ -195,7 +198,7 @@ func testKillNineAfterStored(t *testing.T, args ...string) {
 
 		// A second connection pipelines writes to its own keys, and
 		// records which it has seen acknowledged.
-		pipe := dialWire(t, p.addr)
+		pipe := dialWire(t, p.Addr)
 		pipeDone := make(chan []string, 1)
 		prefix := fmt.Sprintf("pipe%d-", round)
 		go func() {
@@ -231,9 +234,8 @@ func testKillNineAfterStored(t *testing.T, args ...string) {
 			w.expect(fmt.Sprintf("set %s 7 0 %d\r\n%s\r\n", k, len(v), v), "STORED\r\n")
 			last[k] = v
 		}
-		p.cmd.Process.Kill()
-		if code := p.wait(procStopTimeout); code != -1 || p.signaled() != syscall.SIGKILL {
-			t.Fatalf("round %d: exit status %d, signal %v; want killed by SIGKILL", round, code, p.signaled())
+		if code := p.Stop(syscall.SIGKILL); code != -1 || p.Signaled() != syscall.SIGKILL {
+			t.Fatalf("round %d: exit status %d, signal %v; want killed by SIGKILL", round, code, p.Signaled())
 		}
 		var ok []string
 		select {
@@ -254,8 +256,8 @@ func testKillNineAfterStored(t *testing.T, args ...string) {
 	}
 
 	// A final clean restart: everything is still there.
-	p := startBinary(t, path, args...)
-	w := dialWire(t, p.addr)
+	p := servertest.StartBinary(t, servertest.BinaryOptions{Path: path, Args: args})
+	w := dialWire(t, p.Addr)
 	for k, v := range last {
 		w.expect("get "+k+"\r\n", fmt.Sprintf("VALUE %s 7 %d\r\n%s\r\nEND\r\n", k, len(v), v))
 	}

@@ -2,47 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/client/repl"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
-
-// replRun runs "memcached-lite client args..." with stdin from a pipe, so
-// in script mode, and returns its stdout, stderr and exit status.
-func replRun(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, serverBin, append([]string{"client"}, args...)...)
-	cmd.Env = testEnv()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("client %q did not exit within 20s\nstdout:\n%s\nstderr:\n%s", args, &out, &errOut)
-	}
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("client %q: %v", args, err)
-	}
-	if strings.Contains(errOut.String(), "WARNING: DATA RACE") {
-		t.Errorf("data race in the client:\n%s", &errOut)
-	}
-	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
-}
 
 // replExpect runs the client and checks its stdout and status, and that it
 // wrote nothing on stderr.
 func replExpect(t *testing.T, wantOut string, wantCode int, stdin string, args ...string) {
 	t.Helper()
-	out, errOut, code := replRun(t, stdin, args...)
+	out, errOut, code := servertest.Run(t, stdin, append([]string{"client"}, args...)...)
 	if out != wantOut || errOut != "" || code != wantCode {
 		t.Fatalf("client %q with stdin %q:\n got stdout %q, stderr %q, status %d\nwant stdout %q, no stderr, status %d",
 			args, stdin, out, errOut, code, wantOut, wantCode)
@@ -56,22 +29,22 @@ func replExpect(t *testing.T, wantOut string, wantCode int, stdin string, args .
 // back, and the third once its time has passed is gone.
 func TestREPLRestartScenario(t *testing.T) {
 	data := newDataFile(t)
-	srv := startBinary(t, data)
+	srv := servertest.StartBinary(t, servertest.BinaryOptions{Path: data})
 	setAt := time.Now()
 	replExpect(t, "STORED\nSTORED\nSTORED\ncity: Lisbon\nmotto: less is more\notp: 123456\n", 0,
-		"set city Lisbon\nset motto \"less is more\"\nset otp 123456 ttl=2\nget city motto otp\n", "-s", srv.addr)
+		"set city Lisbon\nset motto \"less is more\"\nset otp 123456 ttl=2\nget city motto otp\n", "-s", srv.Addr)
 
-	if code := srv.stop(syscall.SIGTERM); code != 0 {
+	if code := srv.Stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("server exited with status %d after SIGTERM, want 0", code)
 	}
-	srv = startBinary(t, data)
-	replExpect(t, "city: Lisbon\nmotto: less is more\n", 0, "get city motto\n", "-s", srv.addr)
+	srv = servertest.StartBinary(t, servertest.BinaryOptions{Path: data})
+	replExpect(t, "city: Lisbon\nmotto: less is more\n", 0, "get city motto\n", "-s", srv.Addr)
 
 	// otp expires about 2 seconds after it was set: ask every 100 ms, for
 	// up to 5 seconds, until it is gone.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		out, errOut, code := replRun(t, "", "-s", srv.addr, "get", "otp")
+		out, errOut, code := servertest.Run(t, "", "client", "-s", srv.Addr, "get", "otp")
 		if out == "(not found)\n" && errOut == "" && code == 0 {
 			break
 		}
@@ -87,27 +60,27 @@ func TestREPLRestartScenario(t *testing.T) {
 	if d := time.Since(setAt); d < time.Second {
 		t.Errorf("otp (ttl=2) gone after only %v", d)
 	}
-	replExpect(t, "city: Lisbon\nmotto: less is more\notp: (not found)\n", 0, "get city motto otp\n", "-s", srv.addr)
+	replExpect(t, "city: Lisbon\nmotto: less is more\notp: (not found)\n", 0, "get city motto otp\n", "-s", srv.Addr)
 }
 
 // TestREPLClientSubcommand checks the subcommand's flags and exit status.
 func TestREPLClientSubcommand(t *testing.T) {
-	srv := startBinary(t, newDataFile(t))
-	replExpect(t, "STORED\n", 0, "", "-s", srv.addr, "set", "k", "v")
-	replExpect(t, "v\n", 0, "", "--server", srv.addr, "get", "k")
-	replExpect(t, "v\n", 0, "", "-s", srv.addr, "--timeout", "1s", "get", "k")
-	replExpect(t, "NOT_STORED (add stores only new keys, and \"k\" already exists)\n", 1, "", "-s", srv.addr, "add", "k", "v")
-	replExpect(t, "(not found)\n", 0, "get nothing\n", "-s", srv.addr)
+	srv := servertest.StartBinary(t, servertest.BinaryOptions{})
+	replExpect(t, "STORED\n", 0, "", "-s", srv.Addr, "set", "k", "v")
+	replExpect(t, "v\n", 0, "", "--server", srv.Addr, "get", "k")
+	replExpect(t, "v\n", 0, "", "-s", srv.Addr, "--timeout", "1s", "get", "k")
+	replExpect(t, "NOT_STORED (add stores only new keys, and \"k\" already exists)\n", 1, "", "-s", srv.Addr, "add", "k", "v")
+	replExpect(t, "(not found)\n", 0, "get nothing\n", "-s", srv.Addr)
 
 	// The default server is memcached's address (servers sends nothing);
 	// -s may be repeated, or come from the environment.
 	replExpect(t, "127.0.0.1:11211\n", 0, "", "servers")
-	replExpect(t, srv.addr+"\n127.0.0.1:1\n", 0, "", "-s", srv.addr, "-s", "127.0.0.1:1", "servers")
-	cmd := exec.Command(serverBin, "client", "get", "k")
-	cmd.Env = append(testEnv(), "MEMCACHED_LITE_SERVERS="+srv.addr)
+	replExpect(t, srv.Addr+"\n127.0.0.1:1\n", 0, "", "-s", srv.Addr, "-s", "127.0.0.1:1", "servers")
+	cmd := servertest.Command(t, "client", "get", "k")
+	cmd.Env = append(cmd.Env, "MEMCACHED_LITE_SERVERS="+srv.Addr)
 	got, err := cmd.Output()
 	if err != nil || string(got) != "v\n" {
-		t.Errorf("MEMCACHED_LITE_SERVERS=%s client get k: %q, %v; want \"v\\n\"", srv.addr, got, err)
+		t.Errorf("MEMCACHED_LITE_SERVERS=%s client get k: %q, %v; want \"v\\n\"", srv.Addr, got, err)
 	}
 }
 
@@ -133,27 +106,27 @@ func TestREPLBannerMemcached(t *testing.T) {
 		return out.String()
 	}
 	data := newDataFile(t)
-	lite := startBinary(t, data, "--sync", "none")
-	want := "connected to memcached-lite 1.6.18-lite at " + lite.addr + " (data file " + data + ", sync none)\n" + typeHelp +
-		"memcached-lite " + lite.addr + "> \n"
-	if got := session(lite.addr); got != want {
+	lite := servertest.StartBinary(t, servertest.BinaryOptions{Path: data, Args: []string{"--sync", "none"}})
+	want := "connected to memcached-lite 1.6.18-lite at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
+		"memcached-lite " + lite.Addr + "> \n"
+	if got := session(lite.Addr); got != want {
 		t.Errorf("session with memcached-lite:\n got %q\nwant %q", got, want)
 	}
 
-	mc := startMemcached(t)
-	version := strings.TrimPrefix(strings.TrimSuffix(dialWire(t, mc.addr).exchange("version\r\n"), "\r\n"), "VERSION ")
+	mc := servertest.StartMemcached(t)
+	version := strings.TrimPrefix(strings.TrimSuffix(dialWire(t, mc.Addr).exchange("version\r\n"), "\r\n"), "VERSION ")
 	warning := "warning: this is not memcached-lite: what you store there is lost when that server restarts\n"
-	want = "connected to memcached " + version + " at " + mc.addr + "\n" + warning + typeHelp + "memcached-lite " + mc.addr + "> \n"
-	if got := session(mc.addr); got != want {
+	want = "connected to memcached " + version + " at " + mc.Addr + "\n" + warning + typeHelp + "memcached-lite " + mc.Addr + "> \n"
+	if got := session(mc.Addr); got != want {
 		t.Errorf("session with memcached:\n got %q\nwant %q", got, want)
 	}
 	// The warning comes once, however many memcached servers there are.
-	mc2 := startMemcached(t)
-	want = "connected to memcached " + version + " at " + mc.addr + "\n" + warning +
-		"connected to memcached " + version + " at " + mc2.addr + "\n" +
-		"connected to memcached-lite 1.6.18-lite at " + lite.addr + " (data file " + data + ", sync none)\n" + typeHelp +
+	mc2 := servertest.StartMemcached(t)
+	want = "connected to memcached " + version + " at " + mc.Addr + "\n" + warning +
+		"connected to memcached " + version + " at " + mc2.Addr + "\n" +
+		"connected to memcached-lite 1.6.18-lite at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
 		"memcached-lite [3 servers]> \n"
-	if got := session(mc.addr, mc2.addr, lite.addr); got != want {
+	if got := session(mc.Addr, mc2.Addr, lite.Addr); got != want {
 		t.Errorf("session with three servers:\n got %q\nwant %q", got, want)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -47,6 +49,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-item-size", Aliases: []string{"I"}, Value: "1m", EnvVars: env("MAX_ITEM_SIZE"), Usage: "largest value, with k or m suffix (1k to 1024m, at most half of -m)"},
 			&cli.GenericFlag{Name: "idle-timeout", Value: newSeconds(0), DefaultText: "0: never", EnvVars: env("IDLE_TIMEOUT"), Usage: "close connections idle this long: seconds as memcached takes them (30) or a duration (30s, 5m)"},
 			&cli.IntFlag{Name: "max-line-length", Value: 1 << 20, EnvVars: env("MAX_LINE_LENGTH"), Usage: "longest get/gets line in bytes (other commands: 2048)"},
+			&cli.IntFlag{Name: "read-buf-mem", Value: 64, EnvVars: env("READ_BUF_MEM"), Usage: "MiB that values and get lines still arriving may hold, over all connections; past it a set gets SERVER_ERROR out of memory (0: no limit; -o read_buf_mem=N)"},
 			&cli.BoolFlag{Name: "enable-shutdown", Aliases: []string{"A"}, EnvVars: env("ENABLE_SHUTDOWN"), Usage: "allow the shutdown command"},
 			&cli.BoolFlag{Name: "disable-flush-all", Aliases: []string{"F"}, EnvVars: env("DISABLE_FLUSH_ALL"), Usage: "refuse flush_all"},
 			&cli.BoolFlag{Name: "disable-cas", Aliases: []string{"C"}, EnvVars: env("DISABLE_CAS"), Usage: "report CAS values as 0"},
@@ -59,6 +62,7 @@ func serverCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-file-size", EnvVars: env("MAX_FILE_SIZE"), Hidden: true, Usage: "limit in MiB on the pages bbolt uses in the data file (its MaxSize; 0: none): writes that need more fail with SERVER_ERROR"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
 			&cli.StringFlag{Name: "port-hint", Hidden: true, Usage: "the command to suggest when the port is taken, with {port} for a free port (make run passes \"make run PORT={port}\")"},
+			&cli.StringFlag{Name: "ready-file", EnvVars: env("READY_FILE"), Usage: "once serving, write the listening address (host:port and a newline) to this file, atomically: scripts and tests wait for it"},
 		},
 		Action:       runServer,
 		OnUsageError: usageError(serverUsage),
@@ -112,6 +116,7 @@ func serverConfig(c *cli.Context) (config, error) {
 		return cfg, fmt.Errorf("--max-file-size %d: want a size in MiB, 0 for no limit", c.Int("max-file-size"))
 	}
 	idle := duration(c, "idle-timeout")
+	readBufMem := c.Int("read-buf-mem")
 	for _, o := range c.StringSlice("extended") {
 		for _, kv := range strings.Split(o, ",") {
 			if v, ok := strings.CutPrefix(kv, "idle_timeout="); ok {
@@ -121,7 +126,21 @@ func serverConfig(c *cli.Context) (config, error) {
 				}
 				idle = time.Duration(secs) * time.Second
 			}
+			if v, ok := strings.CutPrefix(kv, "read_buf_mem="); ok {
+				mib, err := strconv.Atoi(v)
+				if err != nil || mib < 0 {
+					return cfg, fmt.Errorf("-o read_buf_mem=%s: want whole MiB", v)
+				}
+				readBufMem = mib
+			}
 		}
+	}
+	if readBufMem < 0 {
+		return cfg, fmt.Errorf("--read-buf-mem %d: want a size in MiB, 0 for no limit", readBufMem)
+	}
+	readBufLimit := int64(readBufMem) << 20
+	if readBufLimit == 0 {
+		readBufLimit = -1 // no limit
 	}
 	switch {
 	case c.Bool("vv"):
@@ -134,26 +153,24 @@ func serverConfig(c *cli.Context) (config, error) {
 		level = slog.LevelDebug
 	}
 	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-	cacheBytes := int64(cacheMiB) << 20
-	if cacheBytes == 0 {
-		cacheBytes = -1 // -m 0: no read cache
-	}
+	cacheBytes := int64(cacheMiB) << 20 // -m 0: no read cache
 	cfg.network = listenNetwork(c.String("listen"))
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(port))
 	cfg.data = c.String("data")
 	cfg.portHint = c.String("port-hint")
-	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
+	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, NoCAS: c.Bool("disable-cas"), Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
-		MaxItemSize:   itemSize,
-		MaxConns:      c.Int("conn-limit"),
-		IdleTimeout:   idle,
-		MaxLineLength: c.Int("max-line-length"),
-		AllowShutdown: c.Bool("enable-shutdown"),
-		DisableFlush:  c.Bool("disable-flush-all"),
-		DisableCAS:    c.Bool("disable-cas"),
-		Threads:       c.Int("threads"),
-		Verbosity:     cfg.verbose,
-		Logger:        cfg.logger,
+		ReadBufferLimit: readBufLimit,
+		MaxConns:        c.Int("conn-limit"),
+		IdleTimeout:     idle,
+		MaxLineLength:   c.Int("max-line-length"),
+		AllowShutdown:   c.Bool("enable-shutdown"),
+		DisableFlush:    c.Bool("disable-flush-all"),
+		DisableCAS:      c.Bool("disable-cas"),
+		Threads:         c.Int("threads"),
+		Verbosity:       cfg.verbose,
+		Trace:           trace(cfg.verbose, c.App.ErrWriter),
+		Logger:          cfg.logger,
 	}
 	if cfg.server.MaxConns <= 0 {
 		return cfg, fmt.Errorf("-c %d: want at least 1", cfg.server.MaxConns)
@@ -308,6 +325,10 @@ func runServer(c *cli.Context) error {
 	if exposed(ln) {
 		log.Warn(exposedWarning, "addr", ln.Addr().String())
 	}
+	readyErr := writeReadyFile(c.String("ready-file"), ln.Addr().String())
+	if readyErr != nil {
+		stop() // whoever waits for the file would wait in vain: shut down
+	}
 
 	var serveErr error
 	select {
@@ -318,6 +339,13 @@ func runServer(c *cli.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	shutErr := srv.Shutdown(sctx)
+	if errors.Is(shutErr, context.DeadlineExceeded) {
+		// The connections still busy were closed; what they had queued
+		// with the store is committed by st.Close below, and nothing
+		// they had not been answered for was acknowledged.
+		log.Warn("connections did not finish in time; closed them", "timeout", shutdownTimeout)
+		shutErr = nil
+	}
 	if serveErr == nil {
 		serveErr = <-served
 	}
@@ -325,10 +353,34 @@ func runServer(c *cli.Context) error {
 		serveErr = nil
 	}
 	closeErr := st.Close()
-	if err := errors.Join(serveErr, shutErr, closeErr); err != nil {
+	if err := errors.Join(readyErr, serveErr, shutErr, closeErr); err != nil {
 		return err
 	}
 	log.Info("stopped", "data", st.Path())
+	return nil
+}
+
+// writeReadyFile writes addr and a newline to path, if path is not empty,
+// through a temporary file in the same directory and a rename, so that a
+// reader sees either no file or the whole address.
+func writeReadyFile(path, addr string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--ready-file %s: %w", path, err)
+	}
+	_, err = f.WriteString(addr + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return errors.Join(fmt.Errorf("--ready-file %s: %w", path, err), os.Remove(f.Name()))
+	}
 	return nil
 }
 
@@ -347,4 +399,12 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// trace is where -vv's per-command lines go: standard error, as memcached's.
+func trace(verbose int, w io.Writer) io.Writer {
+	if verbose < 2 {
+		return nil
+	}
+	return w
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 // TestStats runs known commands on a fresh server and checks the exact
@@ -12,10 +14,10 @@ import (
 // the expected figures are memcached's.
 func TestStats(t *testing.T) {
 	t.Run("memcached-lite", func(t *testing.T) {
-		testStats(t, startBinary(t, newDataFile(t)), false)
+		testStats(t, servertest.StartBinary(t, servertest.BinaryOptions{}), false)
 	})
 	t.Run("memcached", func(t *testing.T) {
-		testStats(t, startMemcached(t), true)
+		testStats(t, servertest.StartMemcached(t), true)
 	})
 }
 
@@ -23,8 +25,8 @@ var casUniqueRE = regexp.MustCompile(`^VALUE n 0 1 (\d+)\r\n$`)
 
 // testStats checks the figures on p; reference is set for memcached, whose
 // background threads may reap an expired item before a get finds it.
-func testStats(t *testing.T, p *proc, reference bool) {
-	w := dialWire(t, p.addr)
+func testStats(t *testing.T, p *servertest.Process, reference bool) {
+	w := dialWire(t, p.Addr)
 	var sent, received int // bytes, for bytes_read and bytes_written
 	do := func(req, want string) {
 		t.Helper()
@@ -98,7 +100,7 @@ func testStats(t *testing.T, p *proc, reference bool) {
 		"limit_maxbytes":   strconv.Itoa(64 << 20),
 		"bytes_read":       strconv.Itoa(sent),
 		"bytes_written":    strconv.Itoa(received),
-		"pid":              strconv.Itoa(p.cmd.Process.Pid),
+		"pid":              strconv.Itoa(p.Cmd.Process.Pid),
 		"pointer_size":     "64",
 		"accepting_conns":  "1",
 	}
@@ -148,7 +150,7 @@ func testStats(t *testing.T, p *proc, reference bool) {
 		"cas_enabled":   "yes",
 		"maxbytes":      strconv.Itoa(64 << 20),
 		"maxconns":      "1024",
-		"tcpport":       strconv.Itoa(p.port),
+		"tcpport":       strconv.Itoa(p.Port),
 		"udpport":       "0",
 	})
 

@@ -5,104 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
-
-// startTwemproxy runs Debian's nutcracker (twemproxy 0.5) on a free loopback
-// port in front of backends, with md5 ketama placement, and returns its
-// address once it accepts connections. It is killed when the test ends.
-func startTwemproxy(t *testing.T, backends ...string) string {
-	t.Helper()
-	bin := needTool(t, "nutcracker")
-	dir := t.TempDir()
-	for attempt := 1; ; attempt++ {
-		listen, stats := twemproxyFreePort(t), twemproxyFreePort(t)
-		conf := filepath.Join(dir, "nutcracker.yml")
-		var b strings.Builder
-		fmt.Fprintf(&b, "pool:\n  listen: %s\n  hash: md5\n  distribution: ketama\n", listen)
-		b.WriteString("  auto_eject_hosts: false\n  timeout: 2000\n  server_connections: 1\n  servers:\n")
-		for _, s := range backends {
-			fmt.Fprintf(&b, "   - %s:1\n", s)
-		}
-		if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := exec.Command(bin, "-t", "-c", conf).CombinedOutput(); err != nil {
-			t.Fatalf("nutcracker -t rejects\n%s\n%v: %s", b.String(), err, out)
-		}
-		logPath := filepath.Join(dir, fmt.Sprintf("nutcracker-%d.log", attempt))
-		_, statsPort, _ := net.SplitHostPort(stats)
-		cmd := exec.Command(bin, "-c", conf, "-a", "127.0.0.1", "-s", statsPort, "-o", logPath,
-			"-p", filepath.Join(dir, fmt.Sprintf("pid-%d", attempt)))
-		cmd.SysProcAttr = twemproxyProcAttr()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() {
-			_ = cmd.Wait() // killed at the end: the status says nothing
-			close(exited)
-		}()
-		err := twemproxyWait(listen, exited, 10*time.Second)
-		if err == nil {
-			t.Cleanup(func() {
-				_ = cmd.Process.Kill() // Wait below reaps it whatever happened
-				<-exited
-			})
-			return listen
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-		log, _ := os.ReadFile(logPath)
-		if attempt == 3 {
-			t.Fatalf("nutcracker on %s: %v\nlog:\n%s", listen, err, log)
-		}
-		t.Logf("nutcracker on %s: %v; trying another port\nlog:\n%s", listen, err, log)
-	}
-}
-
-func twemproxyFreePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
-// twemproxyWait dials addr until it answers, the process exits, or limit
-// passes; the pause between tries grows from 1 ms to 50 ms.
-func twemproxyWait(addr string, exited <-chan struct{}, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		nc, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			return nc.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not listening after %v: %w", limit, err)
-		}
-		timer := time.NewTimer(pause)
-		select {
-		case <-exited:
-			timer.Stop()
-			return errors.New("exited before it accepted a connection")
-		case <-timer.C:
-		}
-	}
-}
 
 // TestTwemproxyScaleOut puts two memcached-lite servers behind twemproxy and
 // runs a workload through it with the client package, with exact results.
@@ -111,8 +20,8 @@ func twemproxyWait(addr string, exited <-chan struct{}, limit time.Duration) err
 // two-server list, so clients that hash for themselves and clients that go
 // through the proxy share the servers.
 func TestTwemproxyScaleOut(t *testing.T) {
-	a, b := startBinary(t, newDataFile(t)), startBinary(t, newDataFile(t))
-	proxy := startTwemproxy(t, a.addr, b.addr)
+	a, b := servertest.StartBinary(t, servertest.BinaryOptions{}), servertest.StartBinary(t, servertest.BinaryOptions{})
+	proxy := servertest.StartTwemproxy(t, servertest.TwemproxyServer{Addr: a.Addr}, servertest.TwemproxyServer{Addr: b.Addr}).Addr
 	c, err := client.NewWithOptions(client.Options{Timeout: 5 * time.Second}, client.Server{Addr: proxy})
 	if err != nil {
 		t.Fatal(err)
@@ -198,10 +107,10 @@ func TestTwemproxyScaleOut(t *testing.T) {
 	keys = append(keys, "new:0", "quiet")
 
 	// Where did twemproxy put each key?
-	ring := client.New(a.addr, b.addr)
+	ring := client.New(a.Addr, b.Addr)
 	defer ring.Close()
 	perServer := map[string]int{}
-	for _, addr := range []string{a.addr, b.addr} {
+	for _, addr := range []string{a.Addr, b.Addr} {
 		direct := client.New(addr)
 		items, err := direct.GetMulti(append(slices.Clone(keys), deleted...))
 		direct.Close()
@@ -222,10 +131,10 @@ func TestTwemproxyScaleOut(t *testing.T) {
 			perServer[addr]++
 		}
 	}
-	if perServer[a.addr]+perServer[b.addr] != len(keys)-len(deleted) {
-		t.Errorf("found %d keys on the servers, want %d", perServer[a.addr]+perServer[b.addr], len(keys)-len(deleted))
+	if perServer[a.Addr]+perServer[b.Addr] != len(keys)-len(deleted) {
+		t.Errorf("found %d keys on the servers, want %d", perServer[a.Addr]+perServer[b.Addr], len(keys)-len(deleted))
 	}
-	if perServer[a.addr] == 0 || perServer[b.addr] == 0 {
+	if perServer[a.Addr] == 0 || perServer[b.Addr] == 0 {
 		t.Errorf("keys per server %v: want keys on both", perServer)
 	}
 	t.Logf("keys per server: %v", perServer)
@@ -234,7 +143,7 @@ func TestTwemproxyScaleOut(t *testing.T) {
 	replExpect(t, "STORED\nhello world\nSTORED\n42\nuser:1: -v1+ (flags=1)\nuser:2: swapped (flags=2)\n", 0,
 		"set greeting \"hello world\"\nget greeting\nset n 41\nincr n\nget user:1 user:2\n", "-s", proxy)
 	// twemproxy does not forward stats: it closes the connection.
-	out, errOut, code := replRun(t, "stats\n", "-s", proxy)
+	out, errOut, code := servertest.Run(t, "stats\n", "client", "-s", proxy)
 	wantStderr := "client: raw " + proxy + ": unexpected EOF\n(the server closed the connection without a reply: " +
 		"it may have stopped, or it is twemproxy, which does that for commands it does not forward, such as stats and flush_all)\n"
 	if out != "" || errOut != wantStderr || code != 1 {
@@ -246,7 +155,8 @@ func TestTwemproxyScaleOut(t *testing.T) {
 // memcached-lite and which it refuses: for those it closes the connection
 // without a reply.
 func TestTwemproxyCommands(t *testing.T) {
-	proxy := startTwemproxy(t, startBinary(t, newDataFile(t)).addr, startBinary(t, newDataFile(t)).addr)
+	a, b := servertest.StartBinary(t, servertest.BinaryOptions{}), servertest.StartBinary(t, servertest.BinaryOptions{})
+	proxy := servertest.StartTwemproxy(t, servertest.TwemproxyServer{Addr: a.Addr}, servertest.TwemproxyServer{Addr: b.Addr}).Addr
 	for _, tc := range []struct {
 		send string
 		want string // "" means: the proxy closes the connection, sending nothing

@@ -6,10 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
 func TestMedianRun(t *testing.T) {
@@ -151,19 +152,16 @@ func TestShortCount(t *testing.T) {
 	}
 }
 
-// TestSuiteSmoke runs the suite's GET workload for a second against a
-// memcached-lite binary built for the test and against memcached, and
-// checks the table and the files it writes.
+// TestSuiteSmoke runs the suite's GET workload for a second against the
+// memcached-lite binary under test (servertest.Binary) and against
+// memcached, and checks the table and the files it writes.
 func TestSuiteSmoke(t *testing.T) {
-	if _, err := exec.LookPath("memcached"); err != nil {
-		if os.Getenv("CI") == "" {
-			t.Skip("memcached is not installed")
-		}
-		t.Fatal("memcached is not installed, and CI is set")
+	if _, err := exec.LookPath("memcached"); err != nil { // where the suite looks for it
+		servertest.SkipOrFail(t, "memcached is not installed")
 	}
 	dir := t.TempDir()
 	var log bytes.Buffer
-	cfg := Config{Results: dir, Bin: buildLite(t), Duration: time.Second, Repeat: 1, ColdKeys: 1000,
+	cfg := Config{Results: dir, Bin: servertest.Binary(t), Duration: time.Second, Repeat: 1, ColdKeys: 1000,
 		Only: []string{"get-hit"}, Servers: []string{"ml-always,memcached"}, Log: &log}
 	rep, err := Run(t.Context(), cfg)
 	if err != nil {
@@ -240,24 +238,4 @@ func TestToolsMissing(t *testing.T) {
 			t.Errorf("%s: missing = %q, want %q", tc.name, got, tc.want)
 		}
 	}
-}
-
-// buildLite builds the memcached-lite command into a temporary directory
-// and returns its path. When the tests run with -race, so does the server.
-func buildLite(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "memcached-lite")
-	args := []string{"build", "-o", bin}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" && s.Value == "true" {
-				args = append(args, "-race")
-			}
-		}
-	}
-	cmd := exec.CommandContext(t.Context(), "go", append(args, "github.com/memcached-lite/memcached-lite/cmd/memcached-lite")...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
-	}
-	return bin
 }

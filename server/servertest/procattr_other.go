@@ -1,8 +1,8 @@
 //go:build !linux
 
-package client_test
+package servertest
 
 import "syscall"
 
-// dieWithParent is a no-op where Pdeathsig does not exist.
+// dieWithParent returns no attributes: only Linux has Pdeathsig.
 func dieWithParent() *syscall.SysProcAttr { return nil }

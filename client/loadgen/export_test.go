@@ -1,0 +1,4 @@
+package loadgen
+
+// MaxPrintedErrors is maxPrintedErrors, for the external tests.
+const MaxPrintedErrors = maxPrintedErrors
