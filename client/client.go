@@ -138,9 +138,9 @@ type Options struct {
 	// context carries the DialTimeout deadline.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	// TLS, if not nil, wraps every connection in TLS with this
-	// configuration (for a server started with memcached's -Z); with a nil
-	// DialContext the Client dials with a tls.Dialer. See secure.go.
+	// TLS, if not nil, wraps every connection DialContext returns in TLS
+	// with this configuration (for a server started with memcached's -Z).
+	// An empty ServerName is taken from the server's host.
 	TLS *tls.Config
 
 	// Username and Password, if Username is not empty, authenticate each
@@ -174,9 +174,6 @@ func (o Options) withDefaults() Options {
 	if o.DialContext == nil {
 		var d net.Dialer
 		o.DialContext = d.DialContext
-		if o.TLS != nil {
-			o.DialContext = (&tls.Dialer{Config: o.TLS}).DialContext
-		}
 	}
 	return o
 }

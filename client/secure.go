@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"strconv"
 	"time"
 )
@@ -12,6 +13,25 @@ import (
 // answered CLIENT_ERROR authentication failure to Options.Username and
 // Options.Password.
 var ErrAuthFailed = errors.New("client: authentication failed")
+
+// wrapTLS wraps nc in TLS if Options.TLS asks for it.
+func (c *Client) wrapTLS(nc net.Conn, addr string) net.Conn {
+	cfg := c.opts.TLS
+	if cfg == nil {
+		return nc
+	}
+	if _, ok := nc.(*tls.Conn); ok {
+		return nc // DialContext did it
+	}
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName = addr
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	return tls.Client(nc, cfg)
+}
 
 // setup readies a new connection before its first request: the TLS
 // handshake, so that a failure there is a ConnectError, then memcached's

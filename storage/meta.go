@@ -226,7 +226,7 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 		if m.CAS != 0 && cur.cas != m.CAS {
 			return ErrCASMismatch, nil
 		}
-		n, ok := parseCounter(cur.value)
+		n, ok := ParseUint(cur.value)
 		if !ok {
 			return ErrNotNumeric, nil
 		}
@@ -239,11 +239,18 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 			n -= m.Delta
 		}
 		res.Num = n
-		newRec = record{flags: cur.flags, expires: cur.expires, updated: cur.updated, state: cur.state, value: strconv.AppendUint(nil, n, 10)}
+		v := counterValue(n, len(cur.value))
+		// As memcached's do_add_delta: a number that fits is written in
+		// place (the same item: still fetched, same age), a longer one
+		// makes a new item.
+		inPlace = len(v) == len(cur.value)
+		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: v}
+		if inPlace {
+			newRec.updated, newRec.state = cur.updated, cur.state
+		}
 		if m.Touch {
 			newRec.expires = unixNano(m.Expires)
 		}
-		inPlace = true
 	default:
 		return errUnknownMeta, nil
 	}

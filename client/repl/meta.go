@@ -127,9 +127,9 @@ func (r *REPL) cmdMeta(cmd *command, args []string) error {
 		r.print(r.paint(dim, line+" (not found)") + "\n")
 		return nil
 	case err != nil:
-		return r.outcome(line, strings.TrimPrefix(err.Error(), "client: "))
+		return r.outcome(cmd, key, line, strings.TrimPrefix(err.Error(), "client: "))
 	default:
-		r.ok(line)
+		r.ok(cmd, key, line)
 	}
 	if reply.Value != nil {
 		text, notes := showValue(reply.Value)
