@@ -612,7 +612,7 @@ func (c *conn) metaDebug(cmd *command) {
 	}
 	it := &res.Item
 	b := append(c.scratch[:0], "ME "...)
-	if m.binKey {
+	if it.State&storage.StateBinaryKey != 0 { // as memcached: the item's key as it was stored
 		b = base64.StdEncoding.AppendEncode(b, m.key)
 	} else {
 		b = append(b, m.key...)
