@@ -86,6 +86,30 @@ func TestAuthLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := servertest.Start(t, servertest.Options{Server: server.Options{Auth: auth}})
+
+	// Writes of every kind from a connection that has not authenticated:
+	// not one operation reaches the store.
+	nc, err := net.Dial("tcp", ts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := ts.Store.Stats()
+	br := bufio.NewReader(nc)
+	for _, req := range []string{"flush_all\r\n", "incr k 1\r\n", "delete k\r\n", "touch k 10\r\n",
+		"ms k 1 T0\r\n", "md k\r\n", "ma k N0\r\n", "mg k N30\r\n", "gat 10 k\r\n", "cas k 0 0 1 5\r\n"} {
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(nc, req); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := br.ReadString('\n'); l != "CLIENT_ERROR unauthenticated\r\n" {
+			t.Fatalf("send %q unauthenticated: got %q (%v)", req, l, err)
+		}
+	}
+	nc.Close()
+	if after := ts.Store.Stats(); after.Ops != before.Ops || after.Items != 0 {
+		t.Errorf("unauthenticated writes reached the store: ops %d -> %d, %d items", before.Ops, after.Ops, after.Items)
+	}
+
 	runAuthScript(t, ts.Addr)
 	if n := ts.Store.Stats().Items; n != 2 {
 		t.Errorf("%d items in the store, want the 2 set after authenticating", n)
