@@ -30,8 +30,14 @@ type ptyClient struct {
 // XDG_STATE_HOME set to home and state, and the extra environment env.
 func startPty(t *testing.T, addr, home, state string, env ...string) *ptyClient {
 	t.Helper()
+	return startPtyArgs(t, []string{"client", "-s", addr}, home, state, env...)
+}
+
+// startPtyArgs is startPty for the binary's arguments args.
+func startPtyArgs(t *testing.T, args []string, home, state string, env ...string) *ptyClient {
+	t.Helper()
 	p := &ptyClient{t: t, out: newSyncBuffer(), read: make(chan struct{}), exited: make(chan struct{})}
-	p.cmd = servertest.Command(t, "client", "-s", addr)
+	p.cmd = servertest.Command(t, args...)
 	p.cmd.Env = append(append(p.cmd.Env, "TERM=xterm", "HOME="+home, "XDG_STATE_HOME="+state), env...)
 	tty, err := pty.StartWithSize(p.cmd, &pty.Winsize{Rows: 40, Cols: 120})
 	if err != nil {
