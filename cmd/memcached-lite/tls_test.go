@@ -30,6 +30,8 @@ type testPKI struct {
 	caFile, certFile, keyFile string
 	pool                      *x509.CertPool
 	serial                    *big.Int
+	ca                        *x509.Certificate
+	caKey                     *ecdsa.PrivateKey
 }
 
 // newTestPKI makes a CA and a server certificate (serial number serial)
@@ -51,17 +53,30 @@ func newTestPKI(t *testing.T, dir string, serial int64, certName, keyName string
 		t.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
+	p := testPKI{caFile: filepath.Join(dir, "ca"+certName), certFile: filepath.Join(dir, certName), keyFile: filepath.Join(dir, keyName),
+		pool: x509.NewCertPool(), serial: big.NewInt(serial), ca: ca, caKey: caKey}
+	p.pool.AddCert(ca)
+	writePEM(t, p.caFile, &pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	p.issue(t, serial, x509.ExtKeyUsageServerAuth, p.certFile, p.keyFile)
+	return p
+}
+
+// issue makes a certificate for 127.0.0.1 signed by the CA, for usage,
+// and writes it and its key to certFile and keyFile.
+func (p *testPKI) issue(t *testing.T, serial int64, usage x509.ExtKeyUsage, certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,25 +84,21 @@ func newTestPKI(t *testing.T, dir string, serial int64, certName, keyName string
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := testPKI{caFile: filepath.Join(dir, "ca"+certName), certFile: filepath.Join(dir, certName), keyFile: filepath.Join(dir, keyName),
-		pool: x509.NewCertPool(), serial: big.NewInt(serial)}
-	p.pool.AddCert(ca)
-	for path, block := range map[string]*pem.Block{
-		p.caFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.certFile: {Type: "CERTIFICATE", Bytes: der},
-		p.keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		// Written to a temporary name and renamed, so that a SIGHUP never
-		// reads half a file.
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
+	writePEM(t, certFile, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	writePEM(t, keyFile, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+// writePEM writes block to a temporary name and renames it to path, so
+// that a SIGHUP never reads half a file.
+func writePEM(t *testing.T, path string, block *pem.Block) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	return p
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestTLS starts the server with -Z (and -Y) on a generated certificate:
@@ -130,26 +141,18 @@ func TestTLS(t *testing.T) {
 		t.Errorf("REPL without --user: %q, status %d", errOut, code)
 	}
 
-	// Python's ssl module and the raw protocol.
-	py := servertest.Tool(t, "python3")
-	script := `
-import socket, ssl, sys
-ctx = ssl.create_default_context(cafile=sys.argv[2])
-host, port = sys.argv[1].rsplit(":", 1)
-with socket.create_connection((host, int(port)), timeout=5) as raw:
-    with ctx.wrap_socket(raw, server_hostname=host) as s:
-        s.sendall(b"set auth 0 0 12\r\nalice s3cret\r\nmg k v\r\nmn\r\n")
-        buf = b""
-        while not buf.endswith(b"MN\r\n"):
-            d = s.recv(4096)
-            if not d:
-                break
-            buf += d
-        sys.stdout.write(buf.decode() + s.version())
-`
-	pyOut, err := exec.Command(py, "-c", script, p.Addr, pki.caFile).CombinedOutput()
-	if want := "STORED\r\nVA 8\r\nover tls\r\nMN\r\nTLSv1.3"; err != nil || string(pyOut) != want {
-		t.Errorf("python3 ssl: %q (%v), want %q", pyOut, err, want)
+	// Python's ssl module and the raw protocol, and the same against
+	// memcached -Z -Y with the same files.
+	want := "STORED\r\nVA 8\r\nover tls\r\nMN\r\nTLSv1.3"
+	if got := pythonTLS(t, p.Addr, pki.caFile, "mg k v\r\n"); got != want {
+		t.Errorf("python3 ssl: %q, want %q", got, want)
+	}
+	mc := servertest.StartMemcached(t, "-Z", "-Y", auth, "-o", "ssl_chain_cert="+pki.certFile+",ssl_key="+pki.keyFile).Addr
+	if got := pythonTLS(t, mc, pki.caFile, "ms k 8\r\nover tls\r\nmg k v\r\n"); got != "STORED\r\nHD\r\n"+want[len("STORED\r\n"):] {
+		t.Errorf("python3 ssl to memcached -Z: %q", got)
+	}
+	if got := pythonTLS(t, p.Addr, pki.caFile, "ms k 8\r\nover tls\r\nmg k v\r\n"); got != "STORED\r\nHD\r\n"+want[len("STORED\r\n"):] {
+		t.Errorf("python3 ssl, as to memcached -Z: %q", got)
 	}
 
 	// A plain-text client gets no memcached reply, and the connection ends.
@@ -222,5 +225,59 @@ with socket.create_connection((host, int(port)), timeout=5) as raw:
 			t.Errorf("password %s after SIGHUP: %v, want %v", pw, err, want)
 		}
 		c.Close()
+	}
+}
+
+// pythonTLS connects to addr with Python's ssl module, trusting caFile,
+// authenticates as alice, sends reqs and mn, and returns what came back up
+// to MN, then the TLS version.
+func pythonTLS(t *testing.T, addr, caFile, reqs string) string {
+	t.Helper()
+	py := servertest.Tool(t, "python3")
+	script := `
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+host, port = sys.argv[1].rsplit(":", 1)
+with socket.create_connection((host, int(port)), timeout=5) as raw:
+    with ctx.wrap_socket(raw, server_hostname=host) as s:
+        s.sendall(b"set auth 0 0 12\r\nalice s3cret\r\n" + sys.argv[3].encode() + b"mn\r\n")
+        buf = b""
+        while not buf.endswith(b"MN\r\n"):
+            d = s.recv(4096)
+            if not d:
+                break
+            buf += d
+        sys.stdout.write(buf.decode() + s.version())
+`
+	out, err := exec.Command(py, "-c", script, addr, caFile, reqs).CombinedOutput()
+	if err != nil {
+		t.Errorf("python3: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestTLSClientCertificate starts memcached-lite, and memcached, with
+// -o ssl_ca_cert=,ssl_verify_mode=2: the REPL with --cert/--key signed by
+// that CA connects, the REPL without them is refused before any command.
+func TestTLSClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	pki := newTestPKI(t, dir, 1, "server.pem", "server.key")
+	clientCert, clientKey := filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	pki.issue(t, 7, x509.ExtKeyUsageClientAuth, clientCert, clientKey)
+	opts := "ssl_chain_cert=" + pki.certFile + ",ssl_key=" + pki.keyFile + ",ssl_ca_cert=" + pki.caFile + ",ssl_verify_mode=2"
+	servers := map[string]string{
+		"memcached-lite": servertest.StartBinary(t, servertest.BinaryOptions{Args: []string{"-Z", "-o", opts}}).Addr,
+		"memcached":      servertest.StartMemcached(t, "-Z", "-o", opts).Addr,
+	}
+	for name, addr := range servers {
+		out, errOut, code := servertest.Run(t, "", "client", "-s", addr, "--tls", "--cacert", pki.caFile,
+			"--cert", clientCert, "--key", clientKey, "set", "k", "v")
+		if code != 0 || out != "STORED\n" {
+			t.Errorf("%s: REPL with a client certificate: %q %q, status %d", name, out, errOut, code)
+		}
+		out, errOut, code = servertest.Run(t, "", "client", "-s", addr, "--tls", "--cacert", pki.caFile, "get", "k")
+		if code != 1 || out != "" || !strings.Contains(errOut, "certificate") {
+			t.Errorf("%s: REPL without a client certificate: %q %q, status %d", name, out, errOut, code)
+		}
 	}
 }
