@@ -276,7 +276,10 @@ func TestTLSClientCertificate(t *testing.T) {
 			t.Errorf("%s: REPL with a client certificate: %q %q, status %d", name, out, errOut, code)
 		}
 		out, errOut, code = servertest.Run(t, "", "client", "-s", addr, "--tls", "--cacert", pki.caFile, "get", "k")
-		if code != 1 || out != "" || !strings.Contains(errOut, "certificate") {
+		// With TLS 1.3 the refusal comes after the client's handshake: an
+		// alert naming the certificate, or (memcached does it, and a
+		// request racing the alert can cause it) a reset.
+		if code != 1 || out != "" || !strings.Contains(errOut, "certificate") && !strings.Contains(errOut, "reset by peer") {
 			t.Errorf("%s: REPL without a client certificate: %q %q, status %d", name, out, errOut, code)
 		}
 	}
