@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -92,11 +93,53 @@ func password(c *cli.Context) (string, error) {
 		return "", errors.New("--user: no terminal to ask for the password on: set MEMCACHED_LITE_PASSWORD or --password-file")
 	}
 	defer tty.Close()
-	fmt.Fprintf(tty, "Password for %s: ", c.String("user"))
-	b, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	pass, err := readPassword(tty, "Password for "+c.String("user")+": ")
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
-	return string(b), nil
+	return pass, nil
+}
+
+// readPassword shows prompt on tty and reads a line without echo. Echo is
+// off before the prompt shows, so that nothing typed after it is echoed
+// (term.ReadPassword turns it off after). Backspace and Ctrl-U edit,
+// Ctrl-C cancels.
+func readPassword(tty *os.File, prompt string) (string, error) {
+	fd := int(tty.Fd())
+	old, err := term.MakeRaw(fd)
+	if err != nil {
+		return "", err
+	}
+	defer term.Restore(fd, old)
+	if _, err := io.WriteString(tty, prompt); err != nil {
+		return "", err
+	}
+	var line []byte
+	var buf [1]byte
+	for {
+		if _, err := io.ReadFull(tty, buf[:]); err != nil {
+			return "", err
+		}
+		switch ch := buf[0]; ch {
+		case '\r', '\n':
+			_, err := io.WriteString(tty, "\r\n")
+			return string(line), err
+		case 3: // Ctrl-C
+			io.WriteString(tty, "\r\n")
+			return "", errors.New("cancelled")
+		case 4: // Ctrl-D
+			if len(line) == 0 {
+				io.WriteString(tty, "\r\n")
+				return "", io.EOF
+			}
+		case 0x7f, 8: // Backspace
+			if len(line) > 0 {
+				line = line[:len(line)-1]
+			}
+		case 0x15: // Ctrl-U
+			line = line[:0]
+		default:
+			line = append(line, ch)
+		}
+	}
 }
