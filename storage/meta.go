@@ -290,8 +290,10 @@ func (bt *batch) fetchedNow(key string) bool {
 	return bt.s.fetched.mark(key, false)
 }
 
-// maxFetched bounds the fetched set; when it is full it starts again empty.
-const maxFetched = 1 << 20
+// maxFetched bounds the fetched set, and so its memory (at most some 20
+// MiB with 250-byte keys), which -m does not count: when it is full it
+// starts again empty, and mg h reads 0 for the items it forgot.
+const maxFetched = 1 << 16
 
 // fetchedSet remembers which items a meta get has read since they were
 // stored: memcached's ITEM_FETCHED, which mg's h flag and me's fetch=
