@@ -66,6 +66,11 @@ answered in order), and with memcached-lite that they are on disk.
   > mn
   MN
 `},
+	"mg": {"mg KEY FLAG...", "The meta get, sent as typed: see help meta-get for its flags.\n\n  > mg greeting v t\n  VA 5 t-1\n  hello\n"},
+	"ms": {"ms KEY LENGTH FLAG...", "The meta set, sent as typed, then the data line: see help meta-set.\n\n  > ms greeting 5 T60\n  data> hello\n  HD\n"},
+	"md": {"md KEY FLAG...", "The meta delete, sent as typed: see help meta-delete.\n"},
+	"ma": {"ma KEY FLAG...", "The meta arithmetic, sent as typed: see help meta-arith.\n"},
+	"me": {"me KEY", "The meta debug command, sent as typed: see help meta-debug.\n"},
 	"shutdown": {"shutdown [graceful]", `Asks the server to stop. A server started without -A refuses:
 ERROR: shutdown not enabled. With -A it stops as on SIGTERM and sends no
 reply: the connection closes.

@@ -39,4 +39,9 @@ func TestMetaCommands(t *testing.T) {
 	if out, _, _ = o.run("help", "meta-get"); !regexp.MustCompile(`mg KEY FLAG`).MatchString(out) {
 		t.Errorf("help meta-get: %q", out)
 	}
+	for _, verb := range []string{"mg", "ms", "md", "ma", "me"} {
+		if out, errOut, code := o.run("help", verb); code != 0 || !regexp.MustCompile(`sent as typed`).MatchString(out) {
+			t.Errorf("help %s: %q %q, status %d", verb, out, errOut, code)
+		}
+	}
 }
