@@ -102,7 +102,9 @@ type Server struct {
 	wg        sync.WaitGroup // one per connection goroutine
 
 	totalConns, rejectedConns atomic.Uint64
-	gone                      counters // the figures of connections that have closed
+	backupsOK, backupsFailed  atomic.Uint64 // served by /backup
+	lastBackup                atomic.Int64  // Unix time of the last good backup's snapshot
+	gone                      counters      // the figures of connections that have closed
 }
 
 // New returns a server for st. The caller keeps ownership of st: close it
