@@ -55,6 +55,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
 			&cli.IntFlag{Name: "max-file-size", EnvVars: env("MAX_FILE_SIZE"), Hidden: true, Usage: "limit in MiB on the pages bbolt uses in the data file (its MaxSize; 0: none): writes that need more fail with SERVER_ERROR"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
+			&cli.StringFlag{Name: "metrics", EnvVars: env("METRICS"), Usage: "serve /metrics (Prometheus), /healthz and /backup over HTTP on this host:port, e.g. 127.0.0.1:9150 (default: off; no authentication: keep it private)"},
 			&cli.StringFlag{Name: "ready-file", EnvVars: env("READY_FILE"), Usage: "once serving, write the listening address (host:port and a newline) to this file, atomically: scripts and tests wait for it"},
 		},
 		Action: runServer,
@@ -64,6 +65,7 @@ func serverCommand() *cli.Command {
 // config is what the server subcommand's flags say, checked.
 type config struct {
 	addr    string
+	metrics string // --metrics address; "" when off
 	store   storage.Options
 	server  server.Options
 	logger  *slog.Logger
@@ -132,6 +134,7 @@ func serverConfig(c *cli.Context) (config, error) {
 	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 	cacheBytes := int64(c.Int("memory-limit")) << 20 // -m 0: no read cache
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(c.Int("port")))
+	cfg.metrics = c.String("metrics")
 	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, NoCAS: c.Bool("disable-cas"), Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
 		ReadBufferLimit: readBufLimit,
@@ -191,6 +194,11 @@ func runServer(c *cli.Context) error {
 		// growing to twice its live heap between collections.
 		debug.SetMemoryLimit(cfg.store.CacheBytes + max(24<<20, cfg.store.CacheBytes/4))
 	}
+	var metrics *server.Metrics
+	if cfg.metrics != "" {
+		metrics = server.NewMetrics()
+		cfg.store.OnCommit = metrics.ObserveCommit
+	}
 	st, err := storage.Open(c.String("data"), cfg.store)
 	if err != nil {
 		return err
@@ -204,6 +212,12 @@ func runServer(c *cli.Context) error {
 	cfg.server.Port = ln.Addr().(*net.TCPAddr).Port
 	cfg.server.OnShutdown = stop
 	srv := server.New(st, cfg.server)
+	stopMetrics := func() error { return nil }
+	if cfg.metrics != "" {
+		if stopMetrics, err = serveMetrics(cfg.metrics, srv, metrics, log); err != nil {
+			return errors.Join(err, ln.Close(), st.Close())
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	stats := st.Stats()
@@ -236,8 +250,9 @@ func runServer(c *cli.Context) error {
 	if errors.Is(serveErr, server.ErrServerClosed) {
 		serveErr = nil
 	}
+	metricsErr := stopMetrics() // before the store: a backup holds a transaction
 	closeErr := st.Close()
-	if err := errors.Join(readyErr, serveErr, shutErr, closeErr); err != nil {
+	if err := errors.Join(readyErr, serveErr, shutErr, metricsErr, closeErr); err != nil {
 		return err
 	}
 	log.Info("stopped", "data", st.Path())
