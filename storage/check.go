@@ -80,7 +80,11 @@ func Check(path string) (CheckResult, error) {
 		if res.Count > len(res.Problems) {
 			more = fmt.Sprintf("; and %d more", res.Count-len(res.Problems))
 		}
-		return res, fmt.Errorf("%w: %s: %d problems: %s%s", ErrCheckFailed, path, res.Count, strings.Join(res.Problems, "; "), more)
+		noun := "problems"
+		if res.Count == 1 {
+			noun = "problem"
+		}
+		return res, fmt.Errorf("%w: %s: %d %s: %s%s", ErrCheckFailed, path, res.Count, noun, strings.Join(res.Problems, "; "), more)
 	}
 	return res, nil
 }
