@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,12 +67,34 @@ func (sn *Snapshot) Close() error {
 	return err
 }
 
+// notInUse refuses a path whose file a process holds open as a data file
+// (its flock is taken): renaming a backup over a running server's file
+// would leave the server writing to a file that no longer has a name.
+func notInUse(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("%s is a data file in use by %s: not replacing it", path, lockHolder(path))
+		}
+		return err
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+}
+
 // WriteBackup saves a data file read from r (a Snapshot's bytes, from a
 // server's /backup) at path so that a partial copy never looks complete:
 // it writes a hidden temporary file in path's directory, fsyncs it, runs
 // Check on it, and only then renames it to path and fsyncs the directory.
 // On any failure, including a short r, it removes the temporary file and
-// leaves path as it was. If the process dies midway, what is left is the
+// leaves path as it was; it refuses to replace a file a running server
+// holds. If the process dies midway, what is left is the
 // temporary file (.NAME.*.partial), never path. It returns the bytes
 // written.
 func WriteBackup(path string, r io.Reader) (int64, error) {
@@ -90,6 +113,9 @@ func WriteBackup(path string, r io.Reader) (int64, error) {
 	}
 	if err == nil {
 		_, err = Check(tmp)
+	}
+	if err == nil {
+		err = notInUse(path)
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)

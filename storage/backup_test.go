@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -120,4 +121,39 @@ func TestSnapshotClosed(t *testing.T) {
 	if err := s.Err(); !errors.Is(err, storage.ErrClosed) {
 		t.Fatalf("Err after Close: %v, want ErrClosed", err)
 	}
+}
+
+// TestWriteBackupOverLiveFile points WriteBackup at the data file of an
+// open store: it must refuse, and leave the file and the directory as they
+// were.
+func TestWriteBackupOverLiveFile(t *testing.T) {
+	s, path := openStore(t, testOptions(newClock()))
+	mustSet(t, s, storage.Item{Key: "k", Value: []byte("v")})
+	sn, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	_, err = sn.WriteTo(&buf)
+	sn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = storage.WriteBackup(path, &buf)
+	if err == nil || !strings.Contains(err.Error(), "in use by this process") {
+		t.Fatalf("WriteBackup over the live file: %v, want \"in use by this process\"", err)
+	}
+	after, err := os.Stat(path)
+	if err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the live file was replaced (%v)", err)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	if len(ents) != 1 {
+		t.Fatalf("directory holds %v, want only the data file", ents)
+	}
+	wantItem(t, s, storage.Item{Key: "k", Value: []byte("v")})
 }
