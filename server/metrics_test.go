@@ -138,6 +138,7 @@ func TestMetricsDuringLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := float64(workers * rounds)
+	ops := n + n/2 + n + n // committed: sets, deletes, incrs and cas (misses are ops too)
 	for _, c := range []struct {
 		metric string
 		labels []string
@@ -146,7 +147,8 @@ func TestMetricsDuringLoad(t *testing.T) {
 	}{
 		{"memcached_commands_total", []string{"command", "get", "status", "hit"}, "get_hits", n},
 		{"memcached_commands_total", []string{"command", "get", "status", "miss"}, "get_misses", n},
-		{"memcached_commands_total", []string{"command", "set", "status", "hit"}, "cmd_set", n},
+		{"memcached_commands_total", []string{"command", "set", "status", "hit"}, "", n}, // cmd_set less the cas
+		{"memcached_commands_total", []string{"command", "cas", "status", "miss"}, "cas_misses", n},
 		{"memcached_commands_total", []string{"command", "delete", "status", "hit"}, "delete_hits", n / 2},
 		{"memcached_commands_total", []string{"command", "delete", "status", "miss"}, "delete_misses", 0},
 		{"memcached_commands_total", []string{"command", "incr", "status", "miss"}, "incr_misses", n},
@@ -155,8 +157,8 @@ func TestMetricsDuringLoad(t *testing.T) {
 		{"memcached_items_total", nil, "total_items", n},
 		{"memcached_connections_total", nil, "total_connections", workers + 1},
 		{"memcached_lite_commits_total", nil, "commits", -1},
-		{"memcached_lite_ops_committed_total", nil, "ops_committed", n + n/2 + n}, // sets, deletes, incrs
-		{"memcached_lite_commit_duration_seconds", nil, "commits", -1},            // one observation per commit
+		{"memcached_lite_ops_committed_total", nil, "ops_committed", ops},
+		{"memcached_lite_commit_duration_seconds", nil, "commits", -1}, // one observation per commit
 		{"memcached_lite_fsync_duration_seconds", nil, "commits", -1},
 		{"memcached_lite_commit_batch_size", nil, "commits", -1},
 		{"memcached_lite_store_writable", nil, "", 1},
@@ -182,8 +184,8 @@ func TestMetricsDuringLoad(t *testing.T) {
 		}
 	}
 	// The batch sizes add up to the operations committed.
-	if h := mfs["memcached_lite_commit_batch_size"].GetMetric()[0].GetHistogram(); h.GetSampleSum() != n+n/2+n {
-		t.Errorf("batch size sum %v, want %v", h.GetSampleSum(), n+n/2+n)
+	if h := mfs["memcached_lite_commit_batch_size"].GetMetric()[0].GetHistogram(); h.GetSampleSum() != ops {
+		t.Errorf("batch size sum %v, want %v", h.GetSampleSum(), ops)
 	}
 	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "memcached_lite_data_file_bytes", "memcached_lite_data_file_free_pages"} {
 		if _, ok := value(mfs, name); !ok {
@@ -193,7 +195,7 @@ func TestMetricsDuringLoad(t *testing.T) {
 }
 
 // runWorkload runs rounds of: set k, get k (hit), get a missing key, incr
-// a missing key, and delete k on even rounds.
+// and cas a missing key, and delete k on even rounds.
 func runWorkload(addr string, w, rounds int) error {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -219,6 +221,7 @@ func runWorkload(addr string, w, rounds int) error {
 			{"get " + k + "\r\n", "VALUE " + k + " 0 2\r\nhi\r\nEND\r\n"},
 			{"get no-" + k + "\r\n", "END\r\n"},
 			{"incr no-" + k + " 1\r\n", "NOT_FOUND\r\n"},
+			{"cas no-" + k + " 0 0 1 1\r\nx\r\n", "NOT_FOUND\r\n"},
 		}
 		if i%2 == 0 {
 			steps = append(steps, [2]string{"delete " + k + "\r\n", "DELETED\r\n"})
