@@ -1,6 +1,7 @@
 package server
 
 import (
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,9 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	descUp          = desc("memcached_up", "Whether the server answers: always 1 here.")
 	descUptime      = desc("memcached_uptime_seconds", "Seconds since the server started.")
+	descTime        = desc("memcached_time_seconds", "The server's current Unix time.")
+	descUserCPU     = desc("memcached_process_user_cpu_seconds_total", "User CPU time of the process.")
+	descSystemCPU   = desc("memcached_process_system_cpu_seconds_total", "System CPU time of the process.")
 	descVersion     = desc("memcached_version", "The server's version.", "version")
 	descCommands    = desc("memcached_commands_total", "Requests by command (get, set, ...) and status (hit, miss, badval).", "command", "status")
 	descItems       = desc("memcached_current_items", "Items in the data file, including expired ones not yet swept.")
@@ -96,7 +100,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descUptime, descVersion, descCommands, descItems, descItemsTotal,
+	for _, d := range []*prometheus.Desc{descUp, descUptime, descTime, descUserCPU, descSystemCPU, descVersion, descCommands, descItems, descItemsTotal,
 		descBytes, descLimit, descConns, descConnsTotal, descRejected, descMaxConns, descRead, descWritten,
 		descEvicted, descReclaimed, descTooLarge, descNoMemory, descAccepting, descCommits, descOps,
 		descCacheHits, descCacheMisses, descCacheItems, descCacheBytes, descFileBytes, descFreePages,
@@ -117,6 +121,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	emitGauge(descUp, 1)
 	emitCounter(descUptime, uint64(time.Since(s.start)/time.Second))
+	emitGauge(descTime, float64(time.Now().Unix()))
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		ch <- prometheus.MustNewConstMetric(descUserCPU, prometheus.CounterValue, seconds(ru.Utime))
+		ch <- prometheus.MustNewConstMetric(descSystemCPU, prometheus.CounterValue, seconds(ru.Stime))
+	}
 	emitGauge(descVersion, 1, Version)
 	// As memcached_exporter maps memcached's stats.
 	for _, op := range []struct {
@@ -169,6 +179,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	emitCounter(descBackups, s.backupsOK.Load(), "ok")
 	emitCounter(descBackups, s.backupsFailed.Load(), "error")
 }
+
+func seconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
 
 func b2f(b bool) float64 {
 	if b {

@@ -187,7 +187,7 @@ func TestMetricsDuringLoad(t *testing.T) {
 	if h := mfs["memcached_lite_commit_batch_size"].GetMetric()[0].GetHistogram(); h.GetSampleSum() != ops {
 		t.Errorf("batch size sum %v, want %v", h.GetSampleSum(), ops)
 	}
-	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "memcached_lite_data_file_bytes", "memcached_lite_data_file_free_pages"} {
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "memcached_process_user_cpu_seconds_total", "memcached_time_seconds", "memcached_lite_data_file_bytes", "memcached_lite_data_file_free_pages"} {
 		if _, ok := value(mfs, name); !ok {
 			t.Errorf("%s: missing", name)
 		}
