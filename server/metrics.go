@@ -116,17 +116,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	emitCounter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
+	emitCounterF := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
 	emitGauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	emitGauge(descUp, 1)
 	emitCounter(descUptime, uint64(time.Since(s.start)/time.Second))
 	emitGauge(descTime, float64(time.Now().Unix()))
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		ch <- prometheus.MustNewConstMetric(descUserCPU, prometheus.CounterValue, seconds(ru.Utime))
-		ch <- prometheus.MustNewConstMetric(descSystemCPU, prometheus.CounterValue, seconds(ru.Stime))
-	}
+	utime, stime := cpuTimes() // rusage_*.go
+	emitCounterF(descUserCPU, seconds(utime))
+	emitCounterF(descSystemCPU, seconds(stime))
 	emitGauge(descVersion, 1, Version)
 	// As memcached_exporter maps memcached's stats.
 	for _, op := range []struct {

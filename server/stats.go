@@ -60,8 +60,7 @@ func i(n int64) string  { return strconv.FormatInt(n, 10) }
 
 func (s *Server) generalStats() []stat {
 	now := time.Now()
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	utime, stime := cpuTimes()
 	st := s.st.Stats()
 	c := s.sumStats()
 	conns := s.connCount()
@@ -71,8 +70,8 @@ func (s *Server) generalStats() []stat {
 		{"time", i(now.Unix())},
 		{"version", Version},
 		{"pointer_size", strconv.Itoa(strconv.IntSize)},
-		{"rusage_user", timeval(ru.Utime)},
-		{"rusage_system", timeval(ru.Stime)},
+		{"rusage_user", timeval(utime)},
+		{"rusage_system", timeval(stime)},
 		{"max_connections", strconv.Itoa(max(s.opts.MaxConns, 0))},
 		{"curr_connections", strconv.Itoa(conns)},
 		{"total_connections", u(s.totalConns.Load())},

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,24 +67,24 @@ func (sn *Snapshot) Close() error {
 }
 
 // notInUse refuses a path whose file a process holds open as a data file
-// (its flock is taken): renaming a backup over a running server's file
-// would leave the server writing to a file that no longer has a name.
+// (a server, by its bbolt lock): renaming a backup over a running server's
+// file would leave the server writing to a file that no longer has a name.
+// A file that is not a database is not in use as one.
 func notInUse(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		return err
+	if checkFile(path) != nil {
+		return nil // too short or truncated: no server has it open
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("%s is a data file in use by %s: not replacing it", path, lockHolder(path))
-		}
-		return err
+	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: checkLockTimeout})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return fmt.Errorf("%s is a data file in use by %s: not replacing it", path, lockHolder(path))
+	case err != nil:
+		return nil // not a bbolt file
 	}
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return db.Close()
 }
 
 // WriteBackup saves a data file read from r (a Snapshot's bytes, from a

@@ -92,24 +92,17 @@ func Check(path string) (CheckResult, error) {
 // checkTx runs memcached-lite's own checks in tx. It returns ErrNotOurs for
 // a file without our buckets, and records every other problem in res.
 func checkTx(tx *bolt.Tx, res *CheckResult) error {
-	meta, items := tx.Bucket(metaBucket), tx.Bucket(itemsBucket)
-	if meta == nil || items == nil {
-		return fmt.Errorf("%w: no %q and %q buckets", ErrNotOurs, metaBucket, itemsBucket)
+	if err := checkFormat(tx); err != nil {
+		return err
 	}
+	meta, items := tx.Bucket(metaBucket), tx.Bucket(itemsBucket)
+	res.Version = binary.BigEndian.Uint64(meta.Get(metaVersion))
 	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 		if !bytes.Equal(name, metaBucket) && !bytes.Equal(name, itemsBucket) {
 			res.problem("unexpected bucket %q", name)
 		}
 		return nil
 	})
-	v := meta.Get(metaVersion)
-	if len(v) != 8 {
-		return fmt.Errorf("%w: no format version", ErrNotOurs)
-	}
-	res.Version = binary.BigEndian.Uint64(v)
-	if res.Version != formatVersion {
-		return fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, res.Version, formatVersion)
-	}
 	for _, k := range [][]byte{metaCAS, metaItems, metaBytes, metaFlush} {
 		if v := meta.Get(k); v != nil && len(v) != 8 {
 			res.problem("meta %q: %d bytes, want 8", k, len(v))

@@ -32,6 +32,9 @@ type batch struct {
 	reset   bool   // the bucket was emptied: items and bytes are absolute
 	flushAt int64  // pending flush deadline after this batch
 	changes []change
+
+	expiring int64 // items with an expiry written, for the sweeper
+	soonest  int64 // the earliest of their expiries
 }
 
 func (s *Store) commitLoop(nextCAS uint64) {
@@ -65,7 +68,8 @@ func (s *Store) commitLoop(nextCAS uint64) {
 // commit applies ops in one transaction, then updates the cache, then
 // answers every op. It returns the next CAS to hand out.
 func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
-	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load()}
+	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load(), soonest: math.MaxInt64}
+	flushBefore := bt.flushAt
 	start := time.Now()
 	var txid int
 	var btx *bolt.Tx // for its write time, after the commit
@@ -130,6 +134,10 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 			s.stats.bytes.Add(bt.bytes)
 		}
 		s.flushAt.Store(bt.flushAt)
+		s.watch.wrote(bt.expiring, bt.soonest)
+		if bt.flushAt != 0 && bt.flushAt != flushBefore {
+			s.watch.poke() // a new flush_all deadline
+		}
 		if s.cache != nil {
 			for _, c := range bt.changes {
 				switch {
@@ -185,13 +193,9 @@ func (bt *batch) current(key []byte) (r record, live bool, size int64, err error
 	return r, bt.live(&r), size, nil
 }
 
-func (bt *batch) live(r *record) bool {
-	if r.expires != 0 && bt.now >= r.expires {
-		return false
-	}
-	f := bt.flushAt
-	return f == 0 || bt.now < f || r.updated > f
-}
+// live reports whether r is visible in this transaction: the rule of dead,
+// with the batch's clock and flush deadline.
+func (bt *batch) live(r *record) bool { return dead(r.expires, r.updated, bt.now, bt.flushAt) == nil }
 
 // put writes r under key, replacing what took oldSize bytes.
 func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, error) {
@@ -201,6 +205,10 @@ func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, 
 	}
 	if !physical {
 		bt.items++
+	}
+	if r.expires != 0 {
+		bt.expiring++
+		bt.soonest = min(bt.soonest, r.expires)
 	}
 	bt.bytes += int64(len(key)+len(r.value)) - oldSize
 	it := Item{Key: string(key), Value: buf[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
@@ -282,7 +290,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		if !live {
 			return ErrNotFound, nil
 		}
-		n, ok := parseCounter(cur.value)
+		n, ok := ParseUint(cur.value)
 		if !ok {
 			return ErrNotNumeric, nil
 		}
@@ -295,7 +303,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 			n -= o.delta
 		}
 		o.num = n
-		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: strconv.AppendUint(nil, n, 10)}
+		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: counterValue(n, len(cur.value))}
 	case OpTouch:
 		if !live {
 			return ErrNotFound, nil
@@ -353,42 +361,17 @@ func (bt *batch) touchKeys(o *op) error {
 	return nil
 }
 
-// parseCounter parses a value as memcached's incr does (safe_strtoull, that
-// is C's strtoull): leading white space, an optional sign, decimal digits
-// below 2^64, then the end or white space. A "-" is accepted only where the
-// result read as a signed number is not negative, so "-0" is 0.
-func parseCounter(v []byte) (uint64, bool) {
-	i := 0
-	for i < len(v) && isSpace(v[i]) {
-		i++
+// counterValue is the value incr or decr stores for the new number n over a
+// value of oldLen bytes. As memcached (do_add_delta), it writes the number in
+// place, padded with spaces to the old length, when its decimal form is not
+// longer; otherwise the value is the plain number.
+func counterValue(n uint64, oldLen int) []byte {
+	v := strconv.AppendUint(make([]byte, 0, max(oldLen, 20)), n, 10)
+	for len(v) < oldLen {
+		v = append(v, ' ')
 	}
-	neg := false
-	if i < len(v) && (v[i] == '+' || v[i] == '-') {
-		neg = v[i] == '-'
-		i++
-	}
-	start := i
-	var n uint64
-	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
-		d := uint64(v[i] - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	if i == start || (i < len(v) && !isSpace(v[i])) {
-		return 0, false
-	}
-	if neg {
-		n = -n
-		if int64(n) < 0 {
-			return 0, false
-		}
-	}
-	return n, true
+	return v
 }
-
-func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
 
 // flush handles flush_all: at or before now it empties the bucket at once;
 // later it records the deadline, which hides older items once it passes.

@@ -221,3 +221,32 @@ func TestCancelFlush(t *testing.T) {
 		wantItem(t, s, storage.Item{Key: "a", Value: []byte("1")})
 	})
 }
+
+// TestLivenessRuleAgrees: reads and the committer see an item die at the
+// same instant, for an expiry and for a flush_all deadline.
+func TestLivenessRuleAgrees(t *testing.T) {
+	bothCaches(t, func(t *testing.T, s *storage.Store, c *clock) {
+		mustSet(t, s, storage.Item{Key: "e", Value: []byte("1"), Expires: c.After(time.Second)})
+		c.Add(time.Second - 1)
+		mustGet(t, s, "e")
+		wantErr(t, "Add one nanosecond before the expiry", s.Add(storage.Item{Key: "e", Value: []byte("2")}), storage.ErrNotStored)
+		c.Add(1)
+		wantMissing(t, s, "e")
+		if err := s.Add(storage.Item{Key: "e", Value: []byte("2")}); err != nil {
+			t.Errorf("Add at the expiry: %v, want it stored", err)
+		}
+
+		mustSet(t, s, storage.Item{Key: "f", Value: []byte("1")})
+		if err := s.FlushAll(c.After(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Second - 1)
+		mustGet(t, s, "f")
+		wantErr(t, "Add one nanosecond before the flush", s.Add(storage.Item{Key: "f", Value: []byte("2")}), storage.ErrNotStored)
+		c.Add(1)
+		wantMissing(t, s, "f")
+		if err := s.Add(storage.Item{Key: "f", Value: []byte("2")}); err != nil {
+			t.Errorf("Add at the flush deadline: %v, want it stored", err)
+		}
+	})
+}

@@ -96,19 +96,3 @@ func (s *Store) ResetStats() {
 		s.cache.resetStats()
 	}
 }
-
-// Close answers or finishes every queued write, stops the sweeper and closes
-// the file. Later calls return the first call's result.
-func (s *Store) Close() error {
-	s.once.Do(func() {
-		close(s.stopSwp)
-		<-s.swpDone
-		s.mu.Lock()
-		s.closed.Store(true)
-		close(s.queue)
-		s.mu.Unlock()
-		<-s.done
-		s.closeErr = s.db.Close()
-	})
-	return s.closeErr
-}

@@ -102,12 +102,14 @@ func (p *ptyClient) exitStatus() int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
-// TestREPLTerminal drives the client on a real pseudo-terminal: tab
+// TestREPLTerminal drives the client on a real pseudo-terminal: the banner
+// naming the server and its data file, tab
 // completion of a command name and of a key set earlier, Ctrl-C cancelling
 // a half-typed line, Ctrl-D leaving with status 0, and the history file
 // carrying a command to the next session, where Up and Enter run it again.
 func TestREPLTerminal(t *testing.T) {
-	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
+	dataFile := filepath.Join(t.TempDir(), "data.db")
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{Path: dataFile}).Addr
 	home, state := t.TempDir(), t.TempDir()
 	c := client.New(addr)
 	defer c.Close()
@@ -118,9 +120,8 @@ func TestREPLTerminal(t *testing.T) {
 	prompt := "memcached-lite " + addr + "> "
 
 	p := startPty(t, addr, home, state, "NO_COLOR=1")
-	p.expect("memcached-lite client for " + addr)
-	p.expect(`Type "help"`)
-	p.expect(prompt)
+	p.expect("connected to memcached-lite " + vers[addr] + " at " + addr + " (data file " + dataFile + ", sync always)\r\n" +
+		`Type "help" for the commands, "help set" for one of them; Ctrl-D or "quit" leaves.` + "\r\n" + prompt)
 
 	// Completion of a command name: "ver" and Tab make "version ".
 	p.typ("ver\t")
