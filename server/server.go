@@ -30,6 +30,10 @@ var ErrServerClosed = errors.New("server: closed")
 // version (clients and memccapable read it to pick features) with our name.
 const Version = "1.6.18-lite"
 
+// Release is memcached-lite's own version, reported in stats as
+// lite_version and by memcached-lite --version.
+const Release = "0.1.0"
+
 // Options configures a Server. Each zero field takes the default in its comment.
 //
 // The largest value is the store's rule (storage.Store.MaxValueSize), so

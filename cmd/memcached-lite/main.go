@@ -32,7 +32,7 @@ import (
 // version is memcached-lite's own version. The protocol's "version" command
 // answers server.Version, memcached's version with a suffix, because
 // clients compare it with memcached's.
-const version = "0.1.0"
+const version = server.Release
 
 // usageStatus is the exit status of a command line that cannot be run as
 // written: an unknown subcommand or flag, or arguments where none belong.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -71,7 +70,7 @@ func serverCommand() *cli.Command {
 
 // config is what the server subcommand's flags say, checked.
 type config struct {
-	network  string // tcp4, tcp6 or tcp: see listenNetwork
+	network  string // tcp4, tcp6 or tcp: see server.Network
 	addr     string
 	metrics  string // --metrics address; "" when off
 	data     string
@@ -155,7 +154,7 @@ func serverConfig(c *cli.Context) (config, error) {
 	}
 	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 	cacheBytes := int64(cacheMiB) << 20 // -m 0: no read cache
-	cfg.network = listenNetwork(c.String("listen"))
+	cfg.network = server.Network(c.String("listen"))
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(port))
 	cfg.data = c.String("data")
 	cfg.metrics = c.String("metrics")
@@ -219,21 +218,6 @@ func checkItemSize(itemSize, cacheMiB int) error {
 	return fmt.Errorf("%s (with -m %d, -I may be up to %s; -m 0 turns the read cache off)", itemSizeRule, cacheMiB, largest)
 }
 
-// listenNetwork is the network to listen on for -l host: "tcp4" for an
-// IPv4 address and "tcp6" for an IPv6 one, so that -l 0.0.0.0 listens on
-// IPv4 alone, as memcached does (Go's "tcp" would take IPv6 too); "tcp"
-// for a host name, which is resolved.
-func listenNetwork(host string) string {
-	a, err := netip.ParseAddr(host)
-	switch {
-	case err != nil:
-		return "tcp"
-	case a.Is4():
-		return "tcp4"
-	}
-	return "tcp6"
-}
-
 // listen binds the server's address. When the port is taken it says so in
 // words a newcomer can act on, with a command that uses a free port.
 func listen(cfg config) (net.Listener, error) {
@@ -274,13 +258,6 @@ func freePortNear(network, host, port string) string {
 	return ""
 }
 
-// exposed reports whether the listener takes connections from beyond this
-// machine's loopback interface.
-func exposed(ln net.Listener) bool {
-	a, ok := ln.Addr().(*net.TCPAddr)
-	return !ok || !a.IP.IsLoopback()
-}
-
 // exposedWarning is logged when the server listens beyond loopback.
 const exposedWarning = "listening beyond loopback: anyone who can reach this port can read, overwrite and flush every item " +
 	"(memcached-lite has no authentication yet); bind 127.0.0.1 unless other machines must connect, and consider -F to refuse flush_all"
@@ -314,7 +291,7 @@ func runServer(c *cli.Context) error {
 		defer stop()
 	}
 	if cfg.store.CacheBytes > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		defer startMemoryLimit(cfg.store.CacheBytes)() // memlimit.go
+		defer storage.LimitMemory(cfg.store.CacheBytes)() // memlimit.go
 	}
 	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
@@ -332,7 +309,7 @@ func runServer(c *cli.Context) error {
 	stats := st.Stats()
 	log.Info("memcached-lite listening", "addr", ln.Addr().String(), "data", st.Path(),
 		"items", stats.Items, "sync", stats.Sync.String(), "pid", os.Getpid())
-	if exposed(ln) {
+	if server.Exposed(ln.Addr()) {
 		log.Warn(exposedWarning, "addr", ln.Addr().String())
 	}
 	readyErr := writeReadyFile(c.String("ready-file"), ln.Addr().String())
