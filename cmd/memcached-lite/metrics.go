@@ -34,7 +34,7 @@ func serveMetrics(addr string, srv *server.Server, m *server.Metrics, log *slog.
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz /backup")
-	if exposed(ln) {
+	if server.Exposed(ln.Addr()) {
 		log.Warn("metrics listening beyond loopback: anyone who can reach it can download every item from /backup; "+
 			"bind 127.0.0.1 or a private interface only your scraper reaches", "addr", ln.Addr().String())
 	}
