@@ -30,6 +30,10 @@ var ErrServerClosed = errors.New("server: closed")
 // version (clients and memccapable read it to pick features) with our name.
 const Version = "1.6.18-lite"
 
+// Release is memcached-lite's own version, reported in stats as
+// lite_version and by memcached-lite --version.
+const Release = "0.1.0"
+
 // Options configures a Server. Each zero field takes the default in its comment.
 //
 // The largest value is the store's rule (storage.Store.MaxValueSize), so
@@ -105,7 +109,9 @@ type Server struct {
 	wg        sync.WaitGroup // one per connection goroutine
 
 	totalConns, rejectedConns atomic.Uint64
-	gone                      counters // the figures of connections that have closed
+	backupsOK, backupsFailed  atomic.Uint64 // served by /backup
+	lastBackup                atomic.Int64  // Unix time of the last good backup's snapshot
+	gone                      counters      // the figures of connections that have closed
 }
 
 // New returns a server for st. The caller keeps ownership of st: close it

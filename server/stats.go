@@ -121,6 +121,7 @@ func (s *Server) generalStats() []stat {
 		{"cache_misses", u(st.CacheMisses)},
 		{"cache_evictions", u(st.CacheEvictions)},
 		// Persistence.
+		{"lite_version", Release},
 		{"data_file", statValue(st.Path)},
 		{"data_file_bytes", i(st.FileSize)},
 		{"sync_mode", st.Sync.String()},

@@ -76,8 +76,9 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 	flushBefore := bt.flushAt
 	start := time.Now()
 	var txid int
+	var btx *bolt.Tx // for its write time, after the commit
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		txid = tx.ID()
+		txid, btx = tx.ID(), tx
 		bt.b = tx.Bucket(itemsBucket)
 		if bt.flushAt != 0 && bt.now >= bt.flushAt {
 			if err := bt.flushDue(); err != nil {
@@ -106,8 +107,17 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 		}
 		return nil
 	})
+	took := time.Since(start)
 	s.stats.commits.Add(1)
-	s.stats.commitNanos.Add(int64(time.Since(start)))
+	s.stats.commitNanos.Add(int64(took))
+	if s.opts.OnCommit != nil {
+		var write time.Duration
+		if btx != nil {
+			txs := btx.Stats()
+			write = txs.GetWriteTime()
+		}
+		s.opts.OnCommit(CommitInfo{Ops: len(ops), Duration: took, Write: write, Err: err})
+	}
 	s.stats.ops.Add(uint64(len(ops)))
 	if n := uint64(len(ops)); n > s.stats.maxBatch.Load() {
 		s.stats.maxBatch.Store(n)

@@ -33,6 +33,10 @@ var (
 	ErrFailed = errors.New("storage: refusing writes after a failed commit reached the file; restart to recover")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: store closed")
+	// ErrCheckFailed: Check found the file inconsistent: a page bbolt
+	// cannot account for, a record that does not decode, meta counters
+	// that do not match the items.
+	ErrCheckFailed = errors.New("storage: check failed")
 	// ErrNotOurs: the file is a database, but not one memcached-lite wrote,
 	// or one written by a newer format version.
 	ErrNotOurs = errors.New("storage: not a memcached-lite data file")

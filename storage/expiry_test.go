@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -158,6 +159,11 @@ func TestStats(t *testing.T) {
 		t.Errorf("FileSize, CommitTime = %d, %v; want both > 0", got.FileSize, got.CommitTime)
 	}
 	got.FileSize, got.CommitTime = 0, 0
+	// The free pages are bbolt's business; their bytes are their pages'.
+	if got.FreeBytes != int64(got.FreePages*os.Getpagesize()) {
+		t.Errorf("FreeBytes = %d, want FreePages (%d) pages", got.FreeBytes, got.FreePages)
+	}
+	got.FreePages, got.FreeBytes = 0, 0
 	if got != want {
 		t.Fatalf("Stats() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -167,7 +173,7 @@ func TestStats(t *testing.T) {
 
 	s.ResetStats()
 	got = s.Stats()
-	got.FileSize = 0
+	got.FileSize, got.FreePages, got.FreeBytes = 0, 0, 0
 	want.CacheHits, want.CacheMisses, want.Commits, want.Ops, want.MaxBatch = 0, 0, 0, 0, 0
 	if got != want {
 		t.Fatalf("Stats() after ResetStats =\n%+v\nwant\n%+v", got, want)

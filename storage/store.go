@@ -64,6 +64,22 @@ type Options struct {
 	MaxSize       int              // largest file size in bytes (bbolt MaxSize); 0 means no limit
 	Now           func() time.Time // the clock; nil means time.Now
 	Logger        *slog.Logger     // nil discards logs
+	// OnCommit, when set, is called by the committer after every commit,
+	// before the commit's callers are answered, with its figures (for the
+	// server's metrics histograms). It must be quick and must not call the
+	// Store. nil costs one comparison per commit.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes one commit, for Options.OnCommit.
+type CommitInfo struct {
+	Ops      int           // operations in the transaction: the batch size
+	Duration time.Duration // the whole transaction, from begin to durable
+	// Write is the part of Duration spent writing the dirty pages and the
+	// meta page and fsyncing each (bbolt's TxStats.WriteTime); 0 for a
+	// commit that failed before writing.
+	Write time.Duration
+	Err   error // nil if the commit succeeded
 }
 
 func (o Options) withDefaults() Options {

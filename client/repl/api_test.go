@@ -259,7 +259,7 @@ func TestREPLBanner(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "banner.db")
 	addr := servertest.StartBinary(t, servertest.BinaryOptions{Path: data}).Addr
 	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
-	want := "connected to memcached-lite 1.6.18-lite at " + addr + " (data file " + data + ", sync always)\n" + typeHelp
+	want := "connected to memcached-lite 0.1.0 at " + addr + " (data file " + data + ", sync always)\n" + typeHelp
 	if s.banner != want {
 		t.Fatalf("banner:\n got %q\nwant %q", s.banner, want)
 	}
@@ -268,7 +268,7 @@ func TestREPLBanner(t *testing.T) {
 	// Two servers, one of them down: a line for each.
 	down := servertest.FreeAddr(t)
 	s = startSession(t, repl.Config{Servers: []string{addr, down}, Interactive: true})
-	want = "connected to memcached-lite 1.6.18-lite at " + addr + " (data file " + data + ", sync always)\n" +
+	want = "connected to memcached-lite 0.1.0 at " + addr + " (data file " + data + ", sync always)\n" +
 		"cannot connect to " + down + ": connection refused\n" +
 		"(is a server running there? \"make run\" or \"memcached-lite server\" starts one; the next command tries again)\n" + typeHelp
 	if s.banner != want {

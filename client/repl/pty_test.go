@@ -13,6 +13,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server"
 	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
@@ -126,7 +127,7 @@ func TestREPLTerminal(t *testing.T) {
 	prompt := "memcached-lite " + addr + "> "
 
 	p := startPty(t, addr, home, state, "NO_COLOR=1")
-	p.expect("connected to memcached-lite " + vers[addr] + " at " + addr + " (data file " + dataFile + ", sync always)\r\n" +
+	p.expect("connected to memcached-lite " + server.Release + " at " + addr + " (data file " + dataFile + ", sync always)\r\n" +
 		`Type "help" for the commands, "help set" for one of them; Ctrl-D or "quit" leaves.` + "\r\n" + prompt)
 
 	// Completion of a command name: "ver" and Tab make "version ".

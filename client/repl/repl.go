@@ -359,7 +359,11 @@ func (r *REPL) introduce(addr string) (lines string, notLite bool) {
 	}
 	switch {
 	case st["data_file"] != "":
-		return fmt.Sprintf("connected to memcached-lite %s at %s (data file %s, sync %s)\n", st["version"], addr, st["data_file"], st["sync_mode"]), false
+		v := st["lite_version"]
+		if v == "" {
+			v = st["version"]
+		}
+		return fmt.Sprintf("connected to memcached-lite %s at %s (data file %s, sync %s)\n", v, addr, st["data_file"], st["sync_mode"]), false
 	case st["version"] != "":
 		return fmt.Sprintf("connected to memcached %s at %s\n", st["version"], addr), true
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memcached-lite/memcached-lite/server/servertest"
+	"github.com/memcached-lite/memcached-lite/storage"
 )
 
 // TestIdleCPU checks that an idle server uses no measurable CPU when it
@@ -81,7 +82,7 @@ func TestIdleCPU(t *testing.T) {
 		nc.SetDeadline(time.Time{}) // now idle for the rest of the test
 	}
 
-	limit := memoryLimit(cacheMiB << 20)
+	limit := storage.MemoryLimit(cacheMiB << 20)
 	if rss := idleRSSAnon(t, pid); rss < limit {
 		t.Fatalf("premise: the server holds %d MiB of anonymous memory, below its soft limit of %d MiB", rss>>20, limit>>20)
 	}

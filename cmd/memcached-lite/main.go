@@ -32,7 +32,7 @@ import (
 // version is memcached-lite's own version. The protocol's "version" command
 // answers server.Version, memcached's version with a suffix, because
 // clients compare it with memcached's.
-const version = "0.1.0"
+const version = server.Release
 
 // usageStatus is the exit status of a command line that cannot be run as
 // written: an unknown subcommand or flag, or arguments where none belong.
@@ -64,7 +64,7 @@ func newApp() *cli.App {
 		Flags:                []cli.Flag{&cli.BoolFlag{Name: "version", Usage: "print the version and exit"}},
 		Commands:             commands(),
 		Action:               runRoot,
-		OnUsageError:         usageError("memcached-lite [--version] server|client|version [flags...]"),
+		OnUsageError:         usageError("memcached-lite [--version] COMMAND [flags...]"),
 		// main alone exits: urfave/cli would call os.Exit for an ExitCoder.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -81,13 +81,13 @@ func runRoot(c *cli.Context) error {
 	}
 	name := c.Args().First()
 	var names []string
-	for _, cmd := range c.App.Commands {
+	for _, cmd := range commands() { // not urfave/cli's help
 		names = append(names, cmd.Name)
 	}
 	if s := repl.Closest(name, names); s != "" {
 		return cli.Exit(fmt.Sprintf("unknown command %s; did you mean %s?", name, s), usageStatus)
 	}
-	return cli.Exit(fmt.Sprintf("unknown command %s; the commands are server, client and version (memcached-lite --help)", name), usageStatus)
+	return cli.Exit(fmt.Sprintf("unknown command %s; the commands are %s (memcached-lite --help)", name, strings.Join(names, ", ")), usageStatus)
 }
 
 func versionCommand() *cli.Command {

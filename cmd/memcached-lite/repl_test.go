@@ -107,7 +107,7 @@ func TestREPLBannerMemcached(t *testing.T) {
 	}
 	data := newDataFile(t)
 	lite := servertest.StartBinary(t, servertest.BinaryOptions{Path: data, Args: []string{"--sync", "none"}})
-	want := "connected to memcached-lite 1.6.18-lite at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
+	want := "connected to memcached-lite 0.1.0 at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
 		"memcached-lite " + lite.Addr + "> \n"
 	if got := session(lite.Addr); got != want {
 		t.Errorf("session with memcached-lite:\n got %q\nwant %q", got, want)
@@ -124,7 +124,7 @@ func TestREPLBannerMemcached(t *testing.T) {
 	mc2 := servertest.StartMemcached(t)
 	want = "connected to memcached " + version + " at " + mc.Addr + "\n" + warning +
 		"connected to memcached " + version + " at " + mc2.Addr + "\n" +
-		"connected to memcached-lite 1.6.18-lite at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
+		"connected to memcached-lite 0.1.0 at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
 		"memcached-lite [3 servers]> \n"
 	if got := session(mc.Addr, mc2.Addr, lite.Addr); got != want {
 		t.Errorf("session with three servers:\n got %q\nwant %q", got, want)

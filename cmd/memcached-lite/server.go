@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -63,6 +62,7 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
 			securityFlags()[0], securityFlags()[1],
 			&cli.StringFlag{Name: "port-hint", Hidden: true, Usage: "the command to suggest when the port is taken, with {port} for a free port (make run passes \"make run PORT={port}\")"},
+			&cli.StringFlag{Name: "metrics", EnvVars: env("METRICS"), Usage: "serve /metrics (Prometheus), /healthz and /backup over HTTP on this host:port, e.g. 127.0.0.1:9150 (default: off; no authentication: keep it private)"},
 			&cli.StringFlag{Name: "ready-file", EnvVars: env("READY_FILE"), Usage: "once serving, write the listening address (host:port and a newline) to this file, atomically: scripts and tests wait for it"},
 		},
 		Action:       runServer,
@@ -72,8 +72,9 @@ func serverCommand() *cli.Command {
 
 // config is what the server subcommand's flags say, checked.
 type config struct {
-	network  string // tcp4, tcp6 or tcp: see listenNetwork
+	network  string // tcp4, tcp6 or tcp: see server.Network
 	addr     string
+	metrics  string // --metrics address; "" when off
 	data     string
 	store    storage.Options
 	server   server.Options
@@ -156,9 +157,10 @@ func serverConfig(c *cli.Context) (config, error) {
 	}
 	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
 	cacheBytes := int64(cacheMiB) << 20 // -m 0: no read cache
-	cfg.network = listenNetwork(c.String("listen"))
+	cfg.network = server.Network(c.String("listen"))
 	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(port))
 	cfg.data = c.String("data")
+	cfg.metrics = c.String("metrics")
 	cfg.portHint = c.String("port-hint")
 	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, NoCAS: c.Bool("disable-cas"), Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
@@ -223,21 +225,6 @@ func checkItemSize(itemSize, cacheMiB int) error {
 	return fmt.Errorf("%s (with -m %d, -I may be up to %s; -m 0 turns the read cache off)", itemSizeRule, cacheMiB, largest)
 }
 
-// listenNetwork is the network to listen on for -l host: "tcp4" for an
-// IPv4 address and "tcp6" for an IPv6 one, so that -l 0.0.0.0 listens on
-// IPv4 alone, as memcached does (Go's "tcp" would take IPv6 too); "tcp"
-// for a host name, which is resolved.
-func listenNetwork(host string) string {
-	a, err := netip.ParseAddr(host)
-	switch {
-	case err != nil:
-		return "tcp"
-	case a.Is4():
-		return "tcp4"
-	}
-	return "tcp6"
-}
-
 // listen binds the server's address. When the port is taken it says so in
 // words a newcomer can act on, with a command that uses a free port.
 func listen(cfg config) (net.Listener, error) {
@@ -278,13 +265,6 @@ func freePortNear(network, host, port string) string {
 	return ""
 }
 
-// exposed reports whether the listener takes connections from beyond this
-// machine's loopback interface.
-func exposed(ln net.Listener) bool {
-	a, ok := ln.Addr().(*net.TCPAddr)
-	return !ok || !a.IP.IsLoopback()
-}
-
 // exposedWarning is logged when the server listens beyond loopback.
 const exposedWarning = "listening beyond loopback: anyone who can reach this port can read, overwrite and flush every item " +
 	"(-Y asks for a password, -Z adds TLS); bind 127.0.0.1 unless other machines must connect, and consider -F to refuse flush_all"
@@ -301,6 +281,11 @@ func runServer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var metrics *server.Metrics
+	if cfg.metrics != "" {
+		metrics = server.NewMetrics()
+		cfg.store.OnCommit = metrics.ObserveCommit
+	}
 	st, err := storage.Open(cfg.data, cfg.store)
 	if err != nil {
 		return errors.Join(err, ln.Close())
@@ -313,7 +298,7 @@ func runServer(c *cli.Context) error {
 		defer stop()
 	}
 	if cfg.store.CacheBytes > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		defer startMemoryLimit(cfg.store.CacheBytes)() // memlimit.go
+		defer storage.LimitMemory(cfg.store.CacheBytes)() // memlimit.go
 	}
 	if cfg.sec.tls != nil {
 		ln = tls.NewListener(ln, cfg.sec.tls.config())
@@ -324,12 +309,18 @@ func runServer(c *cli.Context) error {
 	cfg.server.Port = ln.Addr().(*net.TCPAddr).Port
 	cfg.server.OnShutdown = stop
 	srv := server.New(st, cfg.server)
+	stopMetrics := func() error { return nil }
+	if cfg.metrics != "" {
+		if stopMetrics, err = serveMetrics(cfg.metrics, srv, metrics, log); err != nil {
+			return errors.Join(err, ln.Close(), st.Close())
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	stats := st.Stats()
 	log.Info("memcached-lite listening", "addr", ln.Addr().String(), "data", st.Path(),
 		"items", stats.Items, "sync", stats.Sync.String(), "pid", os.Getpid())
-	if exposed(ln) {
+	if server.Exposed(ln.Addr()) {
 		switch {
 		case cfg.sec.auth == nil:
 			log.Warn(exposedWarning, "addr", ln.Addr().String())
@@ -364,8 +355,9 @@ func runServer(c *cli.Context) error {
 	if errors.Is(serveErr, server.ErrServerClosed) {
 		serveErr = nil
 	}
+	metricsErr := stopMetrics() // before the store: a backup holds a transaction
 	closeErr := st.Close()
-	if err := errors.Join(readyErr, serveErr, shutErr, closeErr); err != nil {
+	if err := errors.Join(readyErr, serveErr, shutErr, metricsErr, closeErr); err != nil {
 		return err
 	}
 	log.Info("stopped", "data", st.Path())

@@ -1,4 +1,4 @@
-package main
+package storage
 
 import (
 	"runtime"
@@ -18,14 +18,13 @@ func heapRoom() int64 {
 
 // TestMemoryLimitFollowsHeap holds 64 MiB live in this process, well above
 // the soft limit for -m 1 (25 MiB), as a server holding a thousand
-// connections does. With the limit fixed there (what the server did before
-// issue 9), the runtime's heap goal is below the heap: the next allocation
+// connections does. With the limit fixed there (what the server did before), the runtime's heap goal is below the heap: the next allocation
 // sets off a collection, and so does every one after it. With the limiter,
 // the limit set after a collection leaves megabytes to allocate before the
 // next, and it comes back down to the fixed limit when the heap shrinks.
 func TestMemoryLimitFollowsHeap(t *testing.T) {
 	const cacheBytes = 1 << 20
-	floor := memoryLimit(cacheBytes)
+	floor := MemoryLimit(cacheBytes)
 	prev := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(prev) })
 

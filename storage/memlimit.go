@@ -1,4 +1,4 @@
-package main
+package storage
 
 import (
 	"runtime"
@@ -16,14 +16,14 @@ import (
 // cache and a thousand connections' buffers, or a fragmented heap. The
 // collector then runs at every allocation that finds the heap above its
 // goal, and each run marks the whole heap: with the sweeper allocating
-// every 100 ms, an idle server spent 7.4 s of CPU per 10 s (issue 9). So the
+// every 100 ms, an idle server spent 7.4 s of CPU per 10 s. So the
 // limit follows the heap: after each collection it is raised, if need be,
 // to leave half the headroom free above what is in use then, and lowered
 // back to the fixed limit as the heap shrinks.
 
-// memoryLimit returns the soft memory limit for a read cache of cacheBytes
+// MemoryLimit returns the soft memory limit for a read cache of cacheBytes
 // while the heap is small: the cache and room for garbage.
-func memoryLimit(cacheBytes int64) int64 { return cacheBytes + memoryHeadroom(cacheBytes) }
+func MemoryLimit(cacheBytes int64) int64 { return cacheBytes + memoryHeadroom(cacheBytes) }
 
 // memoryHeadroom is the room for garbage above what is in use.
 func memoryHeadroom(cacheBytes int64) int64 { return max(24<<20, cacheBytes/4) }
@@ -43,7 +43,7 @@ type memLimiter struct {
 
 // newMemLimiter returns a limiter for a read cache of cacheBytes; start it.
 func newMemLimiter(cacheBytes int64) *memLimiter {
-	l := &memLimiter{floor: memoryLimit(cacheBytes), room: memoryHeadroom(cacheBytes) / 2}
+	l := &memLimiter{floor: MemoryLimit(cacheBytes), room: memoryHeadroom(cacheBytes) / 2}
 	for _, name := range []string{
 		"/memory/classes/total:bytes",         // all the runtime has mapped
 		"/memory/classes/heap/released:bytes", // returned to the system
@@ -56,10 +56,11 @@ func newMemLimiter(cacheBytes int64) *memLimiter {
 	return l
 }
 
-// startMemoryLimit sets the soft memory limit for a read cache of
-// cacheBytes and keeps it above the heap until the returned function is
-// called, which restores the limit in force before.
-func startMemoryLimit(cacheBytes int64) (stop func()) {
+// LimitMemory sets the process's soft memory limit for a read cache of
+// cacheBytes (Options.CacheBytes) and keeps it above the heap until the
+// returned function is called, which restores the limit in force before.
+// It is for a program's main: the limit is the whole process's.
+func LimitMemory(cacheBytes int64) (stop func()) {
 	l := newMemLimiter(cacheBytes)
 	l.start()
 	return l.stop
