@@ -99,3 +99,35 @@ func TestMetaSetModes(t *testing.T) {
 		t.Errorf("ma N J10: %+v %v", r4, err)
 	}
 }
+
+// TestMetaFetchedInOrder queues writes and meta gets without waiting, so
+// that they share commits: each mg sees the fetched mark as of its place
+// in the queue, not as of when its result is read.
+func TestMetaFetchedInOrder(t *testing.T) {
+	s, err := storage.Open(filepath.Join(t.TempDir(), "db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	set := storage.MetaOp{Kind: storage.OpSet, Item: storage.Item{Key: "k", Value: []byte("v")}}
+	get := storage.MetaOp{Kind: storage.OpMetaGet, Item: storage.Item{Key: "k"}, MarkFetched: true}
+	touch := storage.MetaOp{Kind: storage.OpMetaGet, Item: storage.Item{Key: "k"}, Touch: true, Expires: time.Now().Add(time.Hour)}
+	ops := []storage.MetaOp{set, get, get, touch, get, set, get, get}
+	want := []bool{false, false, true, true, true, false, false, true} // Fetched of each mg
+	var ps []*storage.Pending
+	for _, op := range ops {
+		ps = append(ps, s.StartMeta(op))
+	}
+	for i, p := range ps {
+		res, err := p.WaitMeta()
+		if err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+		if ops[i].Kind == storage.OpMetaGet && res.Fetched != want[i] {
+			t.Errorf("op %d (mg): fetched %v, want %v", i, res.Fetched, want[i])
+		}
+	}
+	if !s.Fetched("k", false) {
+		t.Error("the last mg's mark was lost")
+	}
+}
