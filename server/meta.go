@@ -308,6 +308,7 @@ func (c *conn) execMeta(cmd *command) {
 	}
 	switch cmd.op {
 	case opMetaDebug:
+		c.stats[cmdMeta].Add(1) // memcached 1.6.18 counts me alone in cmd_meta
 		c.drain()
 		c.metaDebug(cmd)
 		return

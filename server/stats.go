@@ -81,6 +81,7 @@ func (s *Server) generalStats() []stat {
 		{"cmd_set", u(c[cmdSet])},
 		{"cmd_flush", u(c[cmdFlush])},
 		{"cmd_touch", u(c[cmdTouch])},
+		{"cmd_meta", u(c[cmdMeta])},
 		{"get_hits", u(c[getHits])},
 		{"get_misses", u(c[getMisses])},
 		{"get_expired", u(c[getExpired])},
@@ -219,6 +220,7 @@ const (
 	cmdSet
 	cmdFlush
 	cmdTouch
+	cmdMeta
 	getHits
 	getMisses
 	getExpired
