@@ -18,7 +18,7 @@ import (
 // goal, and each run marks the whole heap: with the sweeper allocating
 // every 100 ms, an idle server spent 7.4 s of CPU per 10 s. So the
 // limit follows the heap: after each collection it is raised, if need be,
-// to leave half the headroom free above what is in use then, and lowered
+// to leave a quarter of the headroom free above what is in use then, and lowered
 // back to the fixed limit as the heap shrinks.
 
 // MemoryLimit returns the soft memory limit for a read cache of cacheBytes
@@ -43,7 +43,7 @@ type memLimiter struct {
 
 // newMemLimiter returns a limiter for a read cache of cacheBytes; start it.
 func newMemLimiter(cacheBytes int64) *memLimiter {
-	l := &memLimiter{floor: MemoryLimit(cacheBytes), room: memoryHeadroom(cacheBytes) / 2}
+	l := &memLimiter{floor: MemoryLimit(cacheBytes), room: memoryHeadroom(cacheBytes) / 4}
 	for _, name := range []string{
 		"/memory/classes/total:bytes",         // all the runtime has mapped
 		"/memory/classes/heap/released:bytes", // returned to the system
