@@ -40,6 +40,8 @@ const (
 	opQuit
 	opShutdown
 	opMetaNoop
+	opWatch
+	opLruCrawler
 )
 
 var opNames = [...]string{
@@ -48,6 +50,7 @@ var opNames = [...]string{
 	opDelete: "delete", opIncr: "incr", opDecr: "decr", opTouch: "touch",
 	opFlushAll: "flush_all", opStats: "stats", opVersion: "version",
 	opVerbosity: "verbosity", opQuit: "quit", opShutdown: "shutdown", opMetaNoop: "mn",
+	opWatch: "watch", opLruCrawler: "lru_crawler",
 }
 
 func (o opcode) String() string {
@@ -202,6 +205,12 @@ func (p *parser) readCommand(c *command) error {
 		return nil
 	case "mn":
 		c.op = opMetaNoop
+		return nil
+	case "watch":
+		c.op, c.args = opWatch, f[1:]
+		return nil
+	case "lru_crawler":
+		c.op, c.args = opLruCrawler, f[1:]
 		return nil
 	}
 	if bytes.HasPrefix(f[n-1], []byte("HTTP/")) {
