@@ -25,6 +25,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -136,6 +137,16 @@ type Options struct {
 	// (tls.Dialer.DialContext) or to count or fake connections in tests. The
 	// context carries the DialTimeout deadline.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// TLS, if not nil, wraps every connection DialContext returns in TLS
+	// with this configuration (for a server started with memcached's -Z).
+	// An empty ServerName is taken from the server's host.
+	TLS *tls.Config
+
+	// Username and Password, if Username is not empty, authenticate each
+	// new connection as memcached's -Y expects, before its first request.
+	// memcached splits the two at spaces: neither may contain one.
+	Username, Password string
 
 	// Trace, if not nil, sees every byte the Client sends or receives: each
 	// request as one call with dir Sent, each reply line and each value block

@@ -103,7 +103,13 @@ func (c *Client) getConn(s *server) (*conn, error) {
 	if err != nil {
 		return nil, &ConnectError{Addr: s.addr, Err: err}
 	}
-	return &conn{c: c, srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize)}, nil
+	nc = c.wrapTLS(nc, s.addr)
+	cn := &conn{c: c, srv: s, nc: nc, br: bufio.NewReaderSize(nc, readBufSize)}
+	if err := cn.setup(ctx); err != nil {
+		_ = nc.Close() // the connection is of no use
+		return nil, err
+	}
+	return cn, nil
 }
 
 // alive reports whether an idle connection can carry a request: the server

@@ -113,6 +113,9 @@ func (c *conn) serve() {
 		defer c.tracef("<%d connection closed.", c.fd)
 	}
 	log := c.s.opts.Logger
+	if c.s.opts.Auth != nil && !c.authenticate() {
+		return
+	}
 	for !c.closing && c.werr == nil {
 		if c.br.Buffered() == 0 {
 			// Nothing more has arrived: the replies so far go out now,

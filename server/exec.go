@@ -16,6 +16,10 @@ func (c *conn) exec(cmd *command, perr error) {
 		c.startWrite(cmd)
 		return
 	}
+	if perr == nil && cmd.op.isMeta() {
+		c.execMeta(cmd)
+		return
+	}
 	// Anything else may read what the queued writes change, and its reply
 	// comes after theirs.
 	c.drain()
@@ -65,9 +69,9 @@ func (c *conn) execError(cmd *command, err error) {
 		}
 		// As memcached: a set that fails so removes the old value, so
 		// that a reader never gets the stale one.
-		if cmd.op == opSet && len(cmd.keys) == 1 {
-			if derr := c.s.st.Delete(string(cmd.keys[0])); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
-				c.s.opts.Logger.Error("delete after oversize set", "key", string(cmd.keys[0]), "err", derr)
+		if key := cmd.oversizeKey(); key != nil {
+			if derr := c.s.st.Delete(string(key)); derr != nil && !errors.Is(derr, storage.ErrNotFound) {
+				c.s.opts.Logger.Error("delete after oversize set", "key", string(key), "err", derr)
 			}
 		}
 	}

@@ -1,75 +1,23 @@
 package server
 
-import "math"
+import "github.com/memcached-lite/memcached-lite/storage"
 
-// The number parsers follow memcached's safe_strto* functions in util.c,
-// which wrap C's strtol and strtoul: an optional sign, decimal digits, and
-// nothing after them but white space; out of range is an error.
+// The numbers on a command line follow memcached's safe_strto* rules, which
+// live in storage (storage.ParseUint, storage.ParseInt) because incr and
+// decr read stored values by the same rule. A command line has no NUL in
+// it: the line ends at the first one.
 
-func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
-
-// parseDigits parses [+-]digits followed by the end or a space. It returns
-// the magnitude, whether a minus sign was present, and whether it parsed
-// without overflowing 64 bits.
-func parseDigits(b []byte) (n uint64, neg, ok bool) {
-	i := 0
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	if i < len(b) && (b[i] == '+' || b[i] == '-') {
-		neg = b[i] == '-'
-		i++
-	}
-	start := i
-	for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-		d := uint64(b[i] - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, neg, false
-		}
-		n = n*10 + d
-	}
-	if i == start || (i < len(b) && !isSpace(b[i])) {
-		return 0, neg, false
-	}
-	return n, neg, true
-}
-
-// parseUint is safe_strtoull: a "-" is accepted only where the result, read
-// as a signed number, is not negative (so "-0" is 0 and "-1" is an error).
-func parseUint(b []byte) (uint64, bool) {
-	n, neg, ok := parseDigits(b)
-	if !ok {
-		return 0, false
-	}
-	if neg {
-		n = -n
-		if int64(n) < 0 {
-			return 0, false
-		}
-	}
-	return n, true
-}
+// parseUint is safe_strtoull.
+func parseUint(b []byte) (uint64, bool) { return storage.ParseUint(b) }
 
 // parseUint32 is safe_strtoul: as parseUint, truncated to 32 bits.
 func parseUint32(b []byte) (uint32, bool) {
-	n, ok := parseUint(b)
+	n, ok := storage.ParseUint(b)
 	return uint32(n), ok
 }
 
 // parseInt32 is safe_strtol: a C long (64 bits), truncated to 32 bits.
 func parseInt32(b []byte) (int32, bool) {
-	n, neg, ok := parseDigits(b)
-	if !ok {
-		return 0, false
-	}
-	if neg {
-		if n > 1<<63 {
-			return 0, false
-		}
-		return int32(-int64(n)), true
-	}
-	if n > math.MaxInt64 {
-		return 0, false
-	}
-	return int32(int64(n)), true
+	n, ok := storage.ParseInt(b)
+	return int32(n), ok
 }

@@ -40,6 +40,11 @@ const (
 	opQuit
 	opShutdown
 	opMetaNoop
+	opMetaGet
+	opMetaSet
+	opMetaDelete
+	opMetaArith
+	opMetaDebug
 	opWatch
 	opLruCrawler
 )
@@ -50,6 +55,7 @@ var opNames = [...]string{
 	opDelete: "delete", opIncr: "incr", opDecr: "decr", opTouch: "touch",
 	opFlushAll: "flush_all", opStats: "stats", opVersion: "version",
 	opVerbosity: "verbosity", opQuit: "quit", opShutdown: "shutdown", opMetaNoop: "mn",
+	opMetaGet: "mg", opMetaSet: "ms", opMetaDelete: "md", opMetaArith: "ma", opMetaDebug: "me",
 	opWatch: "watch", opLruCrawler: "lru_crawler",
 }
 
@@ -72,7 +78,8 @@ type command struct {
 	cas     uint64
 	delta   uint64
 	noreply bool
-	data    []byte // the data block without its \r\n
+	data    []byte   // the data block without its \r\n
+	meta    *metaReq // a meta command's key and flags (meta.go)
 }
 
 // Parse errors. Each maps to one reply in reply.go.
@@ -206,6 +213,16 @@ func (p *parser) readCommand(c *command) error {
 	case "mn":
 		c.op = opMetaNoop
 		return nil
+	case "mg":
+		return p.parseMeta(c, opMetaGet, f)
+	case "ms":
+		return p.parseMeta(c, opMetaSet, f)
+	case "md":
+		return p.parseMeta(c, opMetaDelete, f)
+	case "ma":
+		return p.parseMeta(c, opMetaArith, f)
+	case "me":
+		return p.parseMeta(c, opMetaDebug, f)
 	case "watch":
 		c.op, c.args = opWatch, f[1:]
 		return nil

@@ -102,6 +102,9 @@ func FuzzParse(f *testing.F) {
 		"incr k 1\r\ndecr k 2\r\n", "delete k 0 noreply\r\n", "touch k 10\r\n", "gats 0 a b\r\n",
 		"flush_all 10 noreply\r\n", "stats settings\r\n", "verbosity 1\r\n", "set k 0 0 3\r\nabcde\r\n",
 		"set k 0 0 4294967297\r\nx\r\n", "\r\n", "get " + strings.Repeat("k", 251) + "\r\n",
+		"mg k v c t f k s h l Oab q\r\n", "ms k 2 T10 F3 c I C5 MA q\r\nhi\r\n", "md k I T30 C1 q\r\n",
+		"ma k N0 J10 D5 MD v t c\r\n", "mg Zm9v b v k\r\n", "ms @@@ 1 b\r\nx\r\n", "me k\r\n", "mn\r\n",
+		"ms k 3 zz\r\nabc\r\n", "mg k v v\r\n", "ms k 200 T1\r\n" + strings.Repeat("x", 200) + "\r\n",
 	} {
 		f.Add([]byte(s), uint8(len(s)/2))
 	}
@@ -126,6 +129,17 @@ func FuzzParse(f *testing.F) {
 				for _, k := range keys {
 					if len(k) == 0 || len(k) > maxKeyLen || bytes.IndexByte(k, ' ') >= 0 {
 						t.Fatalf("bad key %q from %q", k, in)
+					}
+				}
+				if c.op.isMeta() {
+					// A base64 key (b) may decode to any bytes, spaces included.
+					if c.meta == nil || len(c.meta.key) == 0 || len(c.meta.key) > maxKeyLen {
+						t.Fatalf("meta command %v without a usable key from %q", c.op, in)
+					}
+					for _, f := range c.meta.flags {
+						if len(f) == 0 || bytes.IndexByte(f, ' ') >= 0 {
+							t.Fatalf("bad meta flag %q from %q", f, in)
+						}
 					}
 				}
 				p.release()

@@ -28,6 +28,7 @@ type parser struct {
 	data     []byte                             // reused buffer for data blocks
 	held     int                                // bytes of line and data reserved from mem
 	keys     [24][]byte
+	meta     metaReq // the meta command being parsed
 }
 
 func newParser(br *bufio.Reader, maxValue func(int, uint32) int, maxLine int, mem *budget) *parser {

@@ -30,6 +30,10 @@ var ErrServerClosed = errors.New("server: closed")
 // version (clients and memccapable read it to pick features) with our name.
 const Version = "1.6.18-lite"
 
+// Release is memcached-lite's own version, reported in stats as
+// lite_version and by memcached-lite --version.
+const Release = "0.1.0"
+
 // Options configures a Server. Each zero field takes the default in its comment.
 //
 // The largest value is the store's rule (storage.Store.MaxValueSize), so
@@ -61,6 +65,9 @@ type Options struct {
 	Port        int              // reported in "stats settings" as tcpport
 	Now         func() time.Time // the clock for exptimes; nil means time.Now
 	Logger      *slog.Logger     // nil discards logs
+	// Auth, when set, makes every connection authenticate first, as
+	// memcached's -Y does (auth.go); nil means no authentication.
+	Auth *Auth
 	// OnShutdown is called by the shutdown command when AllowShutdown is set,
 	// in place of the process's SIGINT. nil means the command only closes
 	// the connection that sent it.
@@ -110,7 +117,9 @@ type Server struct {
 	wg        sync.WaitGroup // one per connection goroutine
 
 	totalConns, rejectedConns atomic.Uint64
-	gone                      counters // the figures of connections that have closed
+	backupsOK, backupsFailed  atomic.Uint64 // served by /backup
+	lastBackup                atomic.Int64  // Unix time of the last good backup's snapshot
+	gone                      counters      // the figures of connections that have closed
 }
 
 // New returns a server for st. The caller keeps ownership of st: close it

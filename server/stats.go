@@ -61,8 +61,7 @@ func i(n int64) string  { return strconv.FormatInt(n, 10) }
 
 func (s *Server) generalStats() []stat {
 	now := time.Now()
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	utime, stime := cpuTimes()
 	st := s.st.Stats()
 	c := s.sumStats()
 	conns := s.connCount()
@@ -72,8 +71,8 @@ func (s *Server) generalStats() []stat {
 		{"time", i(now.Unix())},
 		{"version", Version},
 		{"pointer_size", strconv.Itoa(strconv.IntSize)},
-		{"rusage_user", timeval(ru.Utime)},
-		{"rusage_system", timeval(ru.Stime)},
+		{"rusage_user", timeval(utime)},
+		{"rusage_system", timeval(stime)},
 		{"max_connections", strconv.Itoa(max(s.opts.MaxConns, 0))},
 		{"curr_connections", strconv.Itoa(conns)},
 		{"total_connections", u(s.totalConns.Load())},
@@ -83,6 +82,7 @@ func (s *Server) generalStats() []stat {
 		{"cmd_set", u(c[cmdSet])},
 		{"cmd_flush", u(c[cmdFlush])},
 		{"cmd_touch", u(c[cmdTouch])},
+		{"cmd_meta", u(c[cmdMeta])},
 		{"get_hits", u(c[getHits])},
 		{"get_misses", u(c[getMisses])},
 		{"get_expired", u(c[getExpired])},
@@ -123,6 +123,7 @@ func (s *Server) generalStats() []stat {
 		{"cache_misses", u(st.CacheMisses)},
 		{"cache_evictions", u(st.CacheEvictions)},
 		// Persistence.
+		{"lite_version", Release},
 		{"data_file", statValue(st.Path)},
 		{"data_file_bytes", i(st.FileSize)},
 		{"sync_mode", st.Sync.String()},
@@ -220,6 +221,7 @@ const (
 	cmdSet
 	cmdFlush
 	cmdTouch
+	cmdMeta
 	getHits
 	getMisses
 	getExpired

@@ -40,6 +40,9 @@
 //	             matched value is remembered as $cas
 //	<cas:NAME>   the same, remembered as $NAME
 //	<version>    one token (the version number in "VERSION 1.6.18")
+//	<~N>         a decimal number, optionally negative, within 1 of N: a
+//	             TTL or an age in seconds (meta t, l; me exp=, la=), which
+//	             moves by one when a server's clock ticks during the case
 //	<n>          a decimal number, maybe negative, not remembered: what
 //	             differs from run to run (timestamps, ids, descriptors,
 //	             ports); -update writes it for the fields in maskedFields
@@ -475,6 +478,13 @@ func placeholderAt(s string) (hole, name string, n int) {
 		return "version", "", len("<version>")
 	case strings.HasPrefix(s, "<n>"):
 		return "n", "", len("<n>")
+	case strings.HasPrefix(s, "<~"):
+		rest := s[len("<~"):]
+		if k := strings.IndexByte(rest, '>'); k > 0 {
+			if _, err := strconv.Atoi(rest[:k]); err == nil {
+				return "approx", rest[:k], len("<~") + k + 1
+			}
+		}
 	case strings.HasPrefix(s, "<cas:"):
 		rest := s[len("<cas:"):]
 		if k := identLen(rest); k > 0 && k < len(rest) && rest[k] == '>' {
@@ -528,6 +538,20 @@ func (d *directive) matches(got []byte, vars map[string]string) bool {
 				return false
 			}
 			s = s[n:]
+		case "approx":
+			n := 0
+			if strings.HasPrefix(s, "-") {
+				n++
+			}
+			for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+				n++
+			}
+			got, err := strconv.Atoi(s[:n])
+			want, _ := strconv.Atoi(p.name)
+			if err != nil || got < want-1 || got > want+1 {
+				return false
+			}
+			s = s[n:]
 		}
 	}
 	if s != "" {
@@ -555,6 +579,8 @@ func (d *directive) wantString() string {
 			b.WriteString("<version>")
 		case "n":
 			b.WriteString("<n>")
+		case "approx":
+			b.WriteString("<~" + p.name + ">")
 		default:
 			b.WriteString("<cas:" + p.name + ">")
 		}
@@ -662,13 +688,17 @@ func (s *session) readElement() ([]byte, error) {
 }
 
 // valueBlockLen returns <bytes>+2 if line is "VALUE <key> <flags> <bytes>
-// [<cas>]", else -1.
+// [<cas>]" or a meta "VA <bytes> <flags>*", else -1.
 func valueBlockLen(line []byte) int {
 	f := strings.Split(strings.TrimRight(string(line), "\r\n"), " ")
-	if f[0] != "VALUE" || len(f) != 4 && len(f) != 5 {
+	field := 3
+	switch {
+	case f[0] == "VA" && len(f) >= 2:
+		field = 1
+	case f[0] != "VALUE" || len(f) != 4 && len(f) != 5:
 		return -1
 	}
-	n, err := strconv.Atoi(f[3])
+	n, err := strconv.Atoi(f[field])
 	if err != nil || n < 0 || n > maxExprLen {
 		return -1
 	}
@@ -878,6 +908,18 @@ func renderElement(el []byte, isBlock bool) string {
 		f[4] = "<cas>"
 	case f[0] == "VERSION" && len(f) == 2:
 		f[1] = "<version>"
+	case isMetaReply(f[0]):
+		for i := 1; i < len(f); i++ {
+			if d, ok := strings.CutPrefix(f[i], "c"); ok && d != "" && strings.Trim(d, "0123456789") == "" {
+				f[i] = "c<cas>"
+			}
+		}
+	case f[0] == "ME":
+		for i := 2; i < len(f); i++ {
+			if strings.HasPrefix(f[i], "cas=") {
+				f[i] = "cas=<cas>"
+			}
+		}
 	}
 	return "< " + strings.Join(f, " ")
 }
@@ -909,6 +951,16 @@ func maskFields(line string) string {
 		f[i] = name + "=" + b.String()
 	}
 	return strings.Join(f, " ")
+}
+
+// isMetaReply reports whether s is the status of a meta command's reply,
+// whose c flag carries a CAS.
+func isMetaReply(s string) bool {
+	switch s {
+	case "VA", "HD", "EN", "NF", "NS", "EX":
+		return true
+	}
+	return false
 }
 
 // plainText reports whether b can be written after "< " as it is.

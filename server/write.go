@@ -26,7 +26,8 @@ type pendingWrite struct {
 	p       *storage.Pending
 	op      opcode
 	noreply bool
-	casZero bool // a cas under -C, run as a replace
+	casZero bool       // a cas under -C, run as a replace
+	meta    *metaReply // a meta command's write (meta.go)
 }
 
 // startWrite queues a write with the store. If more requests have already
@@ -76,6 +77,14 @@ func (c *conn) startWrite(cmd *command) {
 func (c *conn) drain() {
 	for i := range c.pending {
 		pw := &c.pending[i]
+		if pw.meta != nil {
+			res, err := pw.p.WaitMeta()
+			if !c.failed {
+				c.finishMeta(pw.meta, res, err)
+			}
+			c.pending[i] = pendingWrite{}
+			continue
+		}
 		n, err := pw.p.Wait()
 		if !c.failed {
 			c.finishWrite(pw, n, err)

@@ -38,7 +38,7 @@ type entry struct {
 // item decodes the entry. The Value aliases the entry's record.
 func (e *entry) item() (Item, int64) {
 	r, _ := decodeRecord(e.rec) // records are checked before they are cached
-	return Item{Key: e.key, Value: r.value, Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}, r.updated
+	return r.item(e.key), r.updated
 }
 
 func newLRU(maxBytes int64) *lru {

@@ -15,10 +15,11 @@ const maxBatch = 1024
 
 // change is a cache update that the committer applies after a commit.
 type change struct {
-	key   string
-	rec   []byte // the new record, unless del or clear
-	del   bool
-	clear bool
+	key         string
+	rec         []byte // the new record, unless del or clear
+	del         bool
+	clear       bool
+	keepFetched bool // the same item, changed in place (touch, md I): it stays fetched
 }
 
 // batch is the state of one transaction being built by the committer.
@@ -32,6 +33,12 @@ type batch struct {
 	reset   bool   // the bucket was emptied: items and bytes are absolute
 	flushAt int64  // pending flush deadline after this batch
 	changes []change
+
+	expiring int64 // items with an expiry written, for the sweeper
+	soonest  int64 // the earliest of their expiries
+
+	keepFetched bool            // put: the change keeps the item's fetched mark
+	fetched     map[string]bool // meta gets' fetched marks in this batch (meta.go)
 }
 
 func (s *Store) commitLoop(nextCAS uint64) {
@@ -65,11 +72,13 @@ func (s *Store) commitLoop(nextCAS uint64) {
 // commit applies ops in one transaction, then updates the cache, then
 // answers every op. It returns the next CAS to hand out.
 func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
-	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load()}
+	bt := batch{s: s, now: s.opts.Now().UnixNano(), cas: nextCAS, flushAt: s.flushAt.Load(), soonest: math.MaxInt64}
+	flushBefore := bt.flushAt
 	start := time.Now()
 	var txid int
+	var btx *bolt.Tx // for its write time, after the commit
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		txid = tx.ID()
+		txid, btx = tx.ID(), tx
 		bt.b = tx.Bucket(itemsBucket)
 		if bt.flushAt != 0 && bt.now >= bt.flushAt {
 			if err := bt.flushDue(); err != nil {
@@ -98,8 +107,17 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 		}
 		return nil
 	})
+	took := time.Since(start)
 	s.stats.commits.Add(1)
-	s.stats.commitNanos.Add(int64(time.Since(start)))
+	s.stats.commitNanos.Add(int64(took))
+	if s.opts.OnCommit != nil {
+		var write time.Duration
+		if btx != nil {
+			txs := btx.Stats()
+			write = txs.GetWriteTime()
+		}
+		s.opts.OnCommit(CommitInfo{Ops: len(ops), Duration: took, Write: write, Err: err})
+	}
 	s.stats.ops.Add(uint64(len(ops)))
 	if n := uint64(len(ops)); n > s.stats.maxBatch.Load() {
 		s.stats.maxBatch.Store(n)
@@ -120,6 +138,11 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 			s.stats.bytes.Add(bt.bytes)
 		}
 		s.flushAt.Store(bt.flushAt)
+		s.fetched.apply(bt.changes, bt.fetched)
+		s.watch.wrote(bt.expiring, bt.soonest)
+		if bt.flushAt != 0 && bt.flushAt != flushBefore {
+			s.watch.poke() // a new flush_all deadline
+		}
 		if s.cache != nil {
 			for _, c := range bt.changes {
 				switch {
@@ -179,13 +202,9 @@ func (bt *batch) current(key []byte) (r record, live bool, size int64, err error
 	return r, bt.live(&r), size, nil
 }
 
-func (bt *batch) live(r *record) bool {
-	if r.expires != 0 && bt.now >= r.expires {
-		return false
-	}
-	f := bt.flushAt
-	return f == 0 || bt.now < f || r.updated > f
-}
+// live reports whether r is visible in this transaction: the rule of dead,
+// with the batch's clock and flush deadline.
+func (bt *batch) live(r *record) bool { return dead(r.expires, r.updated, bt.now, bt.flushAt) == nil }
 
 // put writes r under key, replacing what took oldSize bytes.
 func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, error) {
@@ -196,9 +215,17 @@ func (bt *batch) put(key []byte, r record, oldSize int64, physical bool) (Item, 
 	if !physical {
 		bt.items++
 	}
+	if r.expires != 0 {
+		bt.expiring++
+		bt.soonest = min(bt.soonest, r.expires)
+	}
 	bt.bytes += int64(len(key)+len(r.value)) - oldSize
-	it := Item{Key: string(key), Value: buf[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
-	bt.changes = append(bt.changes, change{key: it.Key, rec: buf})
+	dec, _ := decodeRecord(buf)
+	it := dec.item(string(key))
+	bt.changes = append(bt.changes, change{key: it.Key, rec: buf, keepFetched: bt.keepFetched})
+	if bt.fetched != nil && !bt.keepFetched {
+		delete(bt.fetched, it.Key)
+	}
 	return it, nil
 }
 
@@ -209,6 +236,9 @@ func (bt *batch) del(key []byte, size int64) error {
 	bt.items--
 	bt.bytes -= size
 	bt.changes = append(bt.changes, change{key: string(key), del: true})
+	if bt.fetched != nil {
+		delete(bt.fetched, string(key))
+	}
 	return nil
 }
 
@@ -236,6 +266,9 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	}
 	if o.kind == opGAT {
 		return nil, bt.touchKeys(o)
+	}
+	if o.meta != nil {
+		return bt.applyMeta(o)
 	}
 	key := []byte(o.it.Key)
 	cur, live, size, err := bt.current(key)
@@ -285,7 +318,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 		if !live {
 			return ErrNotFound, nil
 		}
-		n, ok := parseCounter(cur.value)
+		n, ok := ParseUint(cur.value)
 		if !ok {
 			return ErrNotNumeric, nil
 		}
@@ -298,7 +331,7 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 			n -= o.delta
 		}
 		o.num = n
-		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: strconv.AppendUint(nil, n, 10)}
+		newRec = record{flags: cur.flags, expires: cur.expires, updated: bt.now, value: counterValue(n, len(cur.value))}
 	case OpTouch:
 		if !live {
 			return ErrNotFound, nil
@@ -324,7 +357,9 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 // touch sets the expiry of the live record cur under key, keeping its CAS
 // and last update.
 func (bt *batch) touch(key []byte, cur record, expires, size int64) (Item, error) {
-	r := record{flags: cur.flags, expires: expires, cas: cur.cas, updated: cur.updated, value: cur.value}
+	r := record{flags: cur.flags, expires: expires, cas: cur.cas, updated: cur.updated, state: cur.state, value: cur.value}
+	bt.keepFetched = true
+	defer func() { bt.keepFetched = false }()
 	return bt.put(key, r, size, true)
 }
 
@@ -356,42 +391,17 @@ func (bt *batch) touchKeys(o *op) error {
 	return nil
 }
 
-// parseCounter parses a value as memcached's incr does (safe_strtoull, that
-// is C's strtoull): leading white space, an optional sign, decimal digits
-// below 2^64, then the end or white space. A "-" is accepted only where the
-// result read as a signed number is not negative, so "-0" is 0.
-func parseCounter(v []byte) (uint64, bool) {
-	i := 0
-	for i < len(v) && isSpace(v[i]) {
-		i++
+// counterValue is the value incr or decr stores for the new number n over a
+// value of oldLen bytes. As memcached (do_add_delta), it writes the number in
+// place, padded with spaces to the old length, when its decimal form is not
+// longer; otherwise the value is the plain number.
+func counterValue(n uint64, oldLen int) []byte {
+	v := strconv.AppendUint(make([]byte, 0, max(oldLen, 20)), n, 10)
+	for len(v) < oldLen {
+		v = append(v, ' ')
 	}
-	neg := false
-	if i < len(v) && (v[i] == '+' || v[i] == '-') {
-		neg = v[i] == '-'
-		i++
-	}
-	start := i
-	var n uint64
-	for ; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
-		d := uint64(v[i] - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	if i == start || (i < len(v) && !isSpace(v[i])) {
-		return 0, false
-	}
-	if neg {
-		n = -n
-		if int64(n) < 0 {
-			return 0, false
-		}
-	}
-	return n, true
+	return v
 }
-
-func isSpace(b byte) bool { return b == ' ' || (b >= '\t' && b <= '\r') }
 
 // flush handles flush_all: at or before now it empties the bucket at once;
 // later it records the deadline, which hides older items once it passes.

@@ -35,6 +35,10 @@ var (
 	ErrLocked = errors.New("the file is locked")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: store closed")
+	// ErrCheckFailed: Check found the file inconsistent: a page bbolt
+	// cannot account for, a record that does not decode, meta counters
+	// that do not match the items.
+	ErrCheckFailed = errors.New("storage: check failed")
 	// ErrNotOurs: the file is a database, but not one memcached-lite wrote,
 	// or one written by a newer format version.
 	ErrNotOurs = errors.New("storage: not a memcached-lite data file")

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -158,6 +159,11 @@ func TestStats(t *testing.T) {
 		t.Errorf("FileSize, CommitTime = %d, %v; want both > 0", got.FileSize, got.CommitTime)
 	}
 	got.FileSize, got.CommitTime = 0, 0
+	// The free pages are bbolt's business; their bytes are their pages'.
+	if got.FreeBytes != int64(got.FreePages*os.Getpagesize()) {
+		t.Errorf("FreeBytes = %d, want FreePages (%d) pages", got.FreeBytes, got.FreePages)
+	}
+	got.FreePages, got.FreeBytes = 0, 0
 	if got != want {
 		t.Fatalf("Stats() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -167,7 +173,7 @@ func TestStats(t *testing.T) {
 
 	s.ResetStats()
 	got = s.Stats()
-	got.FileSize = 0
+	got.FileSize, got.FreePages, got.FreeBytes = 0, 0, 0
 	want.CacheHits, want.CacheMisses, want.Commits, want.Ops, want.MaxBatch = 0, 0, 0, 0, 0
 	if got != want {
 		t.Fatalf("Stats() after ResetStats =\n%+v\nwant\n%+v", got, want)
@@ -213,5 +219,34 @@ func TestCancelFlush(t *testing.T) {
 		}
 		c.Add(2 * time.Minute)
 		wantItem(t, s, storage.Item{Key: "a", Value: []byte("1")})
+	})
+}
+
+// TestLivenessRuleAgrees: reads and the committer see an item die at the
+// same instant, for an expiry and for a flush_all deadline.
+func TestLivenessRuleAgrees(t *testing.T) {
+	bothCaches(t, func(t *testing.T, s *storage.Store, c *clock) {
+		mustSet(t, s, storage.Item{Key: "e", Value: []byte("1"), Expires: c.After(time.Second)})
+		c.Add(time.Second - 1)
+		mustGet(t, s, "e")
+		wantErr(t, "Add one nanosecond before the expiry", s.Add(storage.Item{Key: "e", Value: []byte("2")}), storage.ErrNotStored)
+		c.Add(1)
+		wantMissing(t, s, "e")
+		if err := s.Add(storage.Item{Key: "e", Value: []byte("2")}); err != nil {
+			t.Errorf("Add at the expiry: %v, want it stored", err)
+		}
+
+		mustSet(t, s, storage.Item{Key: "f", Value: []byte("1")})
+		if err := s.FlushAll(c.After(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Second - 1)
+		mustGet(t, s, "f")
+		wantErr(t, "Add one nanosecond before the flush", s.Add(storage.Item{Key: "f", Value: []byte("2")}), storage.ErrNotStored)
+		c.Add(1)
+		wantMissing(t, s, "f")
+		if err := s.Add(storage.Item{Key: "f", Value: []byte("2")}); err != nil {
+			t.Errorf("Add at the flush deadline: %v, want it stored", err)
+		}
 	})
 }

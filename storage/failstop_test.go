@@ -26,6 +26,9 @@ func TestFailIfApplied(t *testing.T) {
 
 	// Rolled back: the failed transaction's id is past the last one on file.
 	s.failIfApplied(last+1, cause)
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err after a failed commit was rolled back: %v, want nil", err)
+	}
 	set(t, s, "k", "v2", time.Time{})
 	wantValue(t, s, "k", "v2")
 
@@ -37,6 +40,9 @@ func TestFailIfApplied(t *testing.T) {
 	err := s.Set(Item{Key: "k", Value: []byte("v3")})
 	if !errors.Is(err, ErrFailed) || !errors.Is(err, cause) {
 		t.Fatalf("Set after a failed commit reached the file: %v, want ErrFailed wrapping %v", err, cause)
+	}
+	if err := s.Err(); !errors.Is(err, ErrFailed) || !errors.Is(err, cause) {
+		t.Fatalf("Err after a failed commit reached the file: %v, want ErrFailed wrapping %v", err, cause)
 	}
 	if _, err := s.Incr("n", 1); !errors.Is(err, ErrFailed) {
 		t.Fatalf("Incr: %v, want ErrFailed", err)

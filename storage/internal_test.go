@@ -27,15 +27,15 @@ func (c *fakeClock) Add(d time.Duration)             { c.ns.Add(int64(d)) }
 func (c *fakeClock) After(d time.Duration) time.Time { return c.Now().Add(d) }
 
 // openTest opens a store in a fresh directory, with clock c (unless
-// opts.Now is set) and a sweeper that does not run on its own, and closes it
-// when the test ends.
+// opts.Now is set) and no sweeper running on its own (unless
+// opts.SweepInterval is set), and closes it when the test ends.
 func openTest(t *testing.T, c *fakeClock, opts Options) *Store {
 	t.Helper()
 	if opts.Now == nil {
 		opts.Now = c.Now
 	}
 	if opts.SweepInterval == 0 {
-		opts.SweepInterval = time.Hour
+		opts.SweepInterval = -1
 	}
 	if opts.CacheBytes == 0 {
 		opts.CacheBytes = 64 << 20 // white-box tests look at the cache

@@ -37,10 +37,10 @@ func (c *clock) Now() time.Time                  { return time.Unix(0, c.ns.Load
 func (c *clock) Add(d time.Duration)             { c.ns.Add(int64(d)) }
 func (c *clock) After(d time.Duration) time.Time { return c.Now().Add(d) }
 
-// testOptions are the options most tests use: a fake clock and a sweeper
-// that never runs on its own during a test.
+// testOptions are the options most tests use: a fake clock and no sweeper
+// running on its own during a test.
 func testOptions(c *clock) storage.Options {
-	return storage.Options{Now: c.Now, SweepInterval: time.Hour, CacheBytes: 64 << 20}
+	return storage.Options{Now: c.Now, SweepInterval: -1, CacheBytes: 64 << 20}
 }
 
 // openStore opens a store in a fresh directory and closes it when the test
@@ -55,7 +55,7 @@ func openStore(t testing.TB, opts storage.Options) (*storage.Store, string) {
 func openPath(t testing.TB, path string, opts storage.Options) *storage.Store {
 	t.Helper()
 	if opts.SweepInterval == 0 {
-		opts.SweepInterval = time.Hour
+		opts.SweepInterval = -1 // no sweeper: the test decides what is in the file
 	}
 	s, err := storage.Open(path, opts)
 	if err != nil {

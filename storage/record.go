@@ -17,11 +17,18 @@ import (
 //	21     8    last update, Unix nanoseconds, big endian (for flush_all <delay>)
 //	29     n    the value, to the end of the record
 //
-// A record shorter than the header, or of another version, is corrupt:
+// A record of an item in a meta protocol state (State: stale, win token
+// handed out) is version 2: the same header, then one byte of State at
+// offset 29, then the value. Items without such state are still written as
+// version 1, so a file written without the meta protocol's I and W stays
+// readable by a build that predates version 2.
+//
+// A record shorter than its header, or of another version, is corrupt:
 // decodeRecord reports errCorrupt rather than guessing.
 const (
-	recordVersion    = 1
-	recordHeaderSize = 29
+	recordVersion      = 1
+	recordVersionState = 2
+	recordHeaderSize   = 29
 )
 
 var errCorrupt = errors.New("storage: corrupt record")
@@ -32,32 +39,52 @@ type record struct {
 	expires int64 // Unix nanoseconds; 0 means never
 	cas     uint64
 	updated int64 // Unix nanoseconds
+	state   State // meta protocol state; 0 in a version 1 record
 	value   []byte
 }
 
 // appendRecord appends the encoding of r to dst and returns the result.
 func appendRecord(dst []byte, r record) []byte {
-	dst = append(dst, recordVersion)
+	if r.state != 0 {
+		dst = append(dst, recordVersionState)
+	} else {
+		dst = append(dst, recordVersion)
+	}
 	dst = binary.BigEndian.AppendUint32(dst, r.flags)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.expires))
 	dst = binary.BigEndian.AppendUint64(dst, r.cas)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(r.updated))
+	if r.state != 0 {
+		dst = append(dst, byte(r.state))
+	}
 	return append(dst, r.value...)
 }
 
 // decodeRecord decodes b. The returned value aliases b: a caller that keeps it
 // past the life of b (a bbolt transaction) must copy it.
 func decodeRecord(b []byte) (record, error) {
-	if len(b) < recordHeaderSize || b[0] != recordVersion {
+	if len(b) < recordHeaderSize || b[0] != recordVersion && b[0] != recordVersionState {
 		return record{}, errCorrupt
 	}
-	return record{
+	r := record{
 		flags:   binary.BigEndian.Uint32(b[1:]),
 		expires: int64(binary.BigEndian.Uint64(b[5:])),
 		cas:     binary.BigEndian.Uint64(b[13:]),
 		updated: int64(binary.BigEndian.Uint64(b[21:])),
 		value:   b[recordHeaderSize:],
-	}, nil
+	}
+	if b[0] == recordVersionState {
+		if len(b) < recordHeaderSize+1 || b[recordHeaderSize] == 0 || b[recordHeaderSize]&^byte(stateMask) != 0 {
+			return record{}, errCorrupt
+		}
+		r.state, r.value = State(b[recordHeaderSize]), b[recordHeaderSize+1:]
+	}
+	return r, nil
+}
+
+// item returns the item r encodes under key; its Value aliases r's.
+func (r *record) item(key string) Item {
+	return Item{Key: key, Value: r.value, Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas, State: r.state}
 }
 
 // The range of times that Unix nanoseconds can hold; times outside it are

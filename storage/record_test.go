@@ -105,8 +105,12 @@ func TestUnixNano(t *testing.T) {
 func FuzzRecord(f *testing.F) {
 	f.Add(uint32(0), int64(0), uint64(1), int64(1), []byte("v"), appendRecord(nil, record{cas: 1, value: []byte("v")}))
 	f.Add(uint32(7), int64(-1), uint64(math.MaxUint64), int64(5), []byte{}, []byte{recordVersion})
+	f.Add(uint32(3<<29), int64(9), uint64(2), int64(5), []byte("x"), appendRecord(nil, record{cas: 2, state: StateStale | StateWon, value: []byte("x")}))
+	f.Add(uint32(0), int64(0), uint64(1), int64(1), []byte{}, append(append([]byte{recordVersionState}, appendRecord(nil, record{cas: 1})[1:]...), 0)) // state 0 in a version 2 record: corrupt
 	f.Fuzz(func(t *testing.T, flags uint32, expires int64, cas uint64, updated int64, value, raw []byte) {
-		r := record{flags: flags, expires: expires, cas: cas, updated: updated, value: value}
+		// The meta state rides on the flags' top bits, so that the
+		// corpus keeps its shape.
+		r := record{flags: flags, expires: expires, cas: cas, updated: updated, state: State(flags>>29) & stateMask, value: value}
 		enc := appendRecord(nil, r)
 		got, err := decodeRecord(enc)
 		if err != nil {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"os"
 	"time"
 )
@@ -23,6 +24,9 @@ type Stats struct {
 	CommitTime time.Duration // total time spent in commits, fsync included
 	Swept      uint64        // dead items deleted by the sweeper
 	FileSize   int64         // size of the data file in bytes
+	FreePages  int           // pages of the file free for reuse, or waiting for readers to finish
+	FreeBytes  int64         // the bytes of those pages
+	Pending    int           // writes queued for the committer, not yet in a transaction
 	Path       string        // the data file
 	Sync       SyncMode
 }
@@ -55,10 +59,27 @@ func (s *Store) Stats() Stats {
 		dead := s.stats.deadHits.Load()
 		st.CacheHits, st.CacheMisses = cs.hits-min(dead, cs.hits), st.CacheMisses+dead
 	}
+	db := s.db.Stats()
+	st.FreePages = db.FreePageN + db.PendingPageN
+	st.FreeBytes = int64(db.FreeAlloc)
+	st.Pending = len(s.queue)
 	if fi, err := os.Stat(s.path); err == nil {
 		st.FileSize = fi.Size()
 	}
 	return st
+}
+
+// Err returns nil while the store takes writes, ErrFailed (wrapping the
+// cause) after a commit failed once it had reached the file (see
+// ErrFailed), and ErrClosed once it is closed: what a health check reports.
+func (s *Store) Err() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if cause := s.failed.Load(); cause != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, *cause)
+	}
+	return nil
 }
 
 // ResetStats zeroes the counters that memcached's "stats reset" zeroes:
@@ -74,20 +95,4 @@ func (s *Store) ResetStats() {
 	if s.cache != nil {
 		s.cache.resetStats()
 	}
-}
-
-// Close answers or finishes every queued write, stops the sweeper and closes
-// the file. Later calls return the first call's result.
-func (s *Store) Close() error {
-	s.once.Do(func() {
-		close(s.stopSwp)
-		<-s.swpDone
-		s.mu.Lock()
-		s.closed.Store(true)
-		close(s.queue)
-		s.mu.Unlock()
-		<-s.done
-		s.closeErr = s.db.Close()
-	})
-	return s.closeErr
 }

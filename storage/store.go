@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
@@ -60,11 +59,27 @@ type Options struct {
 	NoCAS         bool             // memcached's -C: items are 8 bytes smaller in the -I arithmetic
 	Sync          SyncMode         // zero value is SyncAlways
 	LockTimeout   time.Duration    // wait for another process's file lock; 0 means 1s
-	SweepInterval time.Duration    // pause between expiry sweeps; 0 means 100ms
-	SweepChunk    int              // keys examined per sweep; 0 means 1000
+	SweepInterval time.Duration    // the sweeper's pause after a chunk that was not mostly dead (sweep.go); 0 means 100ms, <0 no sweeper
+	SweepChunk    int              // keys the sweeper examines per read transaction; 0 means 1000
 	MaxSize       int              // largest file size in bytes (bbolt MaxSize); 0 means no limit
 	Now           func() time.Time // the clock; nil means time.Now
 	Logger        *slog.Logger     // nil discards logs
+	// OnCommit, when set, is called by the committer after every commit,
+	// before the commit's callers are answered, with its figures (for the
+	// server's metrics histograms). It must be quick and must not call the
+	// Store. nil costs one comparison per commit.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes one commit, for Options.OnCommit.
+type CommitInfo struct {
+	Ops      int           // operations in the transaction: the batch size
+	Duration time.Duration // the whole transaction, from begin to durable
+	// Write is the part of Duration spent writing the dirty pages and the
+	// meta page and fsyncing each (bbolt's TxStats.WriteTime); 0 for a
+	// commit that failed before writing.
+	Write time.Duration
+	Err   error // nil if the commit succeeded
 }
 
 func (o Options) withDefaults() Options {
@@ -99,6 +114,7 @@ type Item struct {
 	Flags   uint32
 	Expires time.Time
 	CAS     uint64
+	State   State // the meta protocol's marks; Set and the like clear them
 }
 
 // Store is a durable item store. It is safe for concurrent use by multiple
@@ -113,7 +129,9 @@ type Store struct {
 	closed atomic.Bool  // set by Close, under mu; read by Get without it
 	queue  chan *op
 
+	fetched fetchedSet            // which items a meta get has read: mg h, me fetch=
 	flushAt atomic.Int64          // pending flush_all deadline, Unix ns; 0 if none
+	watch   expiryWatch           // when the sweeper has work
 	failed  atomic.Pointer[error] // set by failIfApplied: no more writes
 
 	done     chan struct{} // closed when the committer has exited
@@ -146,9 +164,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	_, statErr := os.Stat(path)
-	created := errors.Is(statErr, os.ErrNotExist)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
+	db, created, err := openLocked(path, &bolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.Sync == SyncNone,
 		FreelistType:    bolt.FreelistMapType,
@@ -191,9 +207,40 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("storage: open %s: %w", path, err)
 		}
 	}
+	s.watch.init(s.stats.items.Load() == 0, opts.SweepChunk)
 	go s.commitLoop(nextCAS)
-	go s.sweepLoop()
+	if opts.SweepInterval > 0 {
+		go s.sweepLoop()
+	} else {
+		close(s.swpDone)
+	}
 	return s, nil
+}
+
+// openLocked opens the bbolt file at path, and reports whether it created
+// it. A file can be replaced while bbolt waits for its lock (Compact renames
+// its copy over the original, then lets go of the original's lock): bbolt
+// then holds the lock of a file that is no longer at path, and writes would
+// be lost. So it checks that the file at path is still the one it opened,
+// and opens again if not.
+func openLocked(path string, bopts *bolt.Options) (db *bolt.DB, created bool, err error) {
+	for range 3 {
+		fi, statErr := os.Stat(path)
+		created = errors.Is(statErr, os.ErrNotExist)
+		if db, err = bolt.Open(path, 0o600, bopts); err != nil {
+			return nil, false, err
+		}
+		if created {
+			return db, true, nil
+		}
+		if now, err := os.Stat(path); statErr == nil && err == nil && os.SameFile(fi, now) {
+			return db, false, nil
+		}
+		if err := db.Close(); err != nil {
+			return nil, false, err
+		}
+	}
+	return nil, false, errors.New("the file was replaced while it was being opened, three times")
 }
 
 // syncDir fsyncs a directory, so that the entries made in it are durable.
@@ -208,78 +255,6 @@ func syncDir(dir string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// checkFile refuses, before bbolt sees it, a path that is not a regular file,
-// and a file too short to be a bbolt database: bbolt reports that with an
-// error of no type, which could not be told apart from an I/O failure.
-// (A bbolt file has at least four pages; an empty file is a new database.)
-func checkFile(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		dir := filepath.Dir(path)
-		if _, err := os.Stat(dir); err != nil {
-			return fmt.Errorf("storage: open %s: directory %s: %w", path, dir, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("storage: open %s: not a regular file", path)
-	case fi.Size() > 0 && fi.Size() < 2*int64(os.Getpagesize()):
-		return fmt.Errorf("storage: open %s: %w: %d bytes is too short for a database", path, ErrNotOurs, fi.Size())
-	case fi.Size() > 0:
-		return checkLength(path, fi.Size())
-	}
-	return nil
-}
-
-// checkLength refuses a bbolt file shorter than its meta page says (a
-// truncated copy, say): bbolt would map the missing pages and the process
-// would die of SIGBUS reading them. It picks the meta page as bbolt does (the
-// valid one with the higher transaction id) and leaves a file with no valid
-// meta page to bbolt, which reports it.
-func checkLength(path string, size int64) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	defer f.Close()
-	// A bbolt meta page: a 16-byte page header, then magic, version,
-	// page size, flags (4 bytes each), root bucket (16), freelist page,
-	// high-water page id, txid and an FNV-64a checksum of what precedes it
-	// (8 bytes each), in the machine's byte order.
-	meta := func(off int64) (pageSize, pgid, txid uint64, ok bool) {
-		var b [16 + 64]byte
-		if _, err := f.ReadAt(b[:], off); err != nil {
-			return 0, 0, 0, false
-		}
-		m, e := b[16:], binary.NativeEndian
-		h := fnv.New64a()
-		h.Write(m[:56])
-		if e.Uint32(m[0:]) != 0xED0CDAED || e.Uint32(m[4:]) != 2 || h.Sum64() != e.Uint64(m[56:]) {
-			return 0, 0, 0, false
-		}
-		return uint64(e.Uint32(m[8:])), e.Uint64(m[40:]), e.Uint64(m[48:]), true
-	}
-	ps, _, _, ok := meta(0)
-	for off := int64(1 << 10); !ok && off <= 16<<20 && off < size; off <<= 1 {
-		ps, _, _, ok = meta(off) // the second meta page is at offset pageSize
-	}
-	if !ok {
-		return nil
-	}
-	var need, best uint64
-	for i := range uint64(2) {
-		if p, pgid, txid, ok := meta(int64(i * ps)); ok && p == ps && (need == 0 || txid > best) {
-			need, best = pgid*ps, txid
-		}
-	}
-	if need > uint64(size) {
-		return fmt.Errorf("storage: open %s: %w: the file is truncated: %d bytes, its meta page needs %d", path, ErrNotOurs, size, need)
 	}
 	return nil
 }
@@ -315,17 +290,30 @@ func (s *Store) init(tx *bolt.Tx) (uint64, error) {
 			return 0, err
 		}
 	}
-	v := meta.Get(metaVersion)
-	if len(v) != 8 || tx.Bucket(itemsBucket) == nil {
-		return 0, ErrNotOurs
-	}
-	if ver := binary.BigEndian.Uint64(v); ver != formatVersion {
-		return 0, fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, ver, formatVersion)
+	if err := checkFormat(tx); err != nil {
+		return 0, err
 	}
 	s.stats.items.Store(int64(getU64(meta, metaItems)))
 	s.stats.bytes.Store(int64(getU64(meta, metaBytes)))
 	s.flushAt.Store(int64(getU64(meta, metaFlush)))
 	return getU64(meta, metaCAS) + 1, nil
+}
+
+// checkFormat reports ErrNotOurs unless tx holds a memcached-lite database
+// of the format this build reads.
+func checkFormat(tx *bolt.Tx) error {
+	meta := tx.Bucket(metaBucket)
+	if meta == nil || tx.Bucket(itemsBucket) == nil {
+		return ErrNotOurs
+	}
+	v := meta.Get(metaVersion)
+	if len(v) != 8 {
+		return ErrNotOurs
+	}
+	if ver := binary.BigEndian.Uint64(v); ver != formatVersion {
+		return fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, ver, formatVersion)
+	}
+	return nil
 }
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
@@ -337,19 +325,42 @@ func getU64(b *bolt.Bucket, key []byte) uint64 {
 	return 0
 }
 
+// Close answers or finishes every queued write, stops the sweeper and closes
+// the file. Later calls return the first call's result.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.stopSwp)
+		<-s.swpDone
+		s.mu.Lock()
+		s.closed.Store(true)
+		close(s.queue)
+		s.mu.Unlock()
+		<-s.done
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
 // Path returns the data file's path.
 func (s *Store) Path() string { return s.path }
 
-// dead says why an item with this expiry and last update is invisible at
-// now (ErrExpired or ErrFlushed), or returns nil if it is live.
-func (s *Store) dead(expires, updated, now int64) error {
+// dead is the one liveness rule: it says why an item with this expiry and
+// last update is invisible at now under the flush_all deadline flushAt (0
+// if none): ErrExpired or ErrFlushed, or nil if it is live. All times are
+// Unix nanoseconds.
+func dead(expires, updated, now, flushAt int64) error {
 	if expires != 0 && now >= expires {
 		return ErrExpired
 	}
-	if f := s.flushAt.Load(); f != 0 && now >= f && updated <= f {
+	if flushAt != 0 && now >= flushAt && updated <= flushAt {
 		return ErrFlushed
 	}
 	return nil
+}
+
+// dead is the liveness rule under the store's present flush deadline.
+func (s *Store) dead(expires, updated, now int64) error {
+	return dead(expires, updated, now, s.flushAt.Load())
 }
 
 // live reports whether a record is visible at now: not expired, not flushed.
@@ -407,7 +418,8 @@ func (s *Store) load(key string, now int64) (it Item, rec []byte, err error) {
 			return err
 		}
 		rec = append([]byte(nil), raw...) // raw dies with the transaction
-		it = Item{Key: key, Value: rec[recordHeaderSize:], Flags: r.flags, Expires: fromUnixNano(r.expires), CAS: r.cas}
+		r, _ = decodeRecord(rec)
+		it = r.item(key)
 		return nil
 	})
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {

@@ -190,37 +190,56 @@ func TestCompareAndSwap(t *testing.T) {
 	})
 }
 
+// TestIncrDecr checks incr and decr: the new number, and the exact value
+// stored, which is the number padded with spaces to the old length when it
+// is not longer (memcached writes it in place). Every case was run against
+// memcached 1.6.18: set, incr or decr, get.
 func TestIncrDecr(t *testing.T) {
 	tests := []struct {
-		name  string
-		start string
-		decr  bool
-		delta uint64
-		want  uint64
-		err   error
+		name   string
+		start  string
+		decr   bool
+		delta  uint64
+		want   uint64
+		stored string // the value after; "" for an error
+		err    error
 	}{
-		{name: "incr", start: "10", delta: 5, want: 15},
-		{name: "incr zero", start: "0", delta: 0, want: 0},
-		{name: "incr wraps", start: "18446744073709551615", delta: 1, want: 0},
-		{name: "incr wraps far", start: "18446744073709551615", delta: 18446744073709551615, want: 18446744073709551614},
-		{name: "incr leading spaces", start: "  41", delta: 1, want: 42},
-		{name: "incr trailing spaces", start: "41   ", delta: 1, want: 42},
-		{name: "incr leading zeros", start: "007", delta: 1, want: 8},
-		{name: "decr", start: "10", decr: true, delta: 3, want: 7},
-		{name: "decr to zero", start: "10", decr: true, delta: 10, want: 0},
-		{name: "decr stops at zero", start: "10", decr: true, delta: 11, want: 0},
-		{name: "decr max", start: "18446744073709551615", decr: true, delta: 18446744073709551615, want: 0},
+		{name: "incr", start: "10", delta: 5, want: 15, stored: "15"},
+		{name: "incr zero", start: "0", delta: 0, want: 0, stored: "0"},
+		{name: "incr grows the value", start: "99", delta: 1, want: 100, stored: "100"},
+		{name: "incr grows past padding", start: "104", delta: 1000, want: 1104, stored: "1104"},
+		{name: "incr wraps", start: "18446744073709551615", delta: 1, want: 0, stored: "0" + strings.Repeat(" ", 19)},
+		{name: "incr wraps far", start: "18446744073709551615", delta: 18446744073709551615, want: 18446744073709551614, stored: "18446744073709551614"},
+		{name: "incr leading spaces", start: "  41", delta: 1, want: 42, stored: "42  "},
+		{name: "incr trailing spaces", start: "41   ", delta: 1, want: 42, stored: "42   "},
+		{name: "incr leading zeros", start: "007", delta: 1, want: 8, stored: "8  "},
+		{name: "incr 25 digits", start: "0000000000000000000000001", delta: 1, want: 2, stored: "2" + strings.Repeat(" ", 24)},
+		{name: "decr", start: "10", decr: true, delta: 3, want: 7, stored: "7 "},
+		{name: "decr pads to the old length", start: "100", decr: true, delta: 91, want: 9, stored: "9  "},
+		{name: "decr to zero", start: "10", decr: true, delta: 10, want: 0, stored: "0 "},
+		{name: "decr stops at zero", start: "10", decr: true, delta: 11, want: 0, stored: "0 "},
+		{name: "decr max", start: "18446744073709551615", decr: true, delta: 18446744073709551615, want: 0, stored: "0" + strings.Repeat(" ", 19)},
 		{name: "not numeric", start: "abc", delta: 1, err: storage.ErrNotNumeric},
 		{name: "empty", start: "", delta: 1, err: storage.ErrNotNumeric},
 		{name: "only spaces", start: "   ", delta: 1, err: storage.ErrNotNumeric},
 		{name: "negative", start: "-1", delta: 1, err: storage.ErrNotNumeric},
-		// memcached reads the value with strtoull: a sign, and anything after
-		// white space, are accepted (checked against memcached 1.6.18).
-		{name: "plus sign", start: "+1", decr: true, delta: 1, want: 0},
-		{name: "minus zero", start: "-0", delta: 1, want: 1},
-		{name: "stops at a space", start: "1 2", delta: 1, want: 2},
+		{name: "only a sign", start: "-", delta: 1, err: storage.ErrNotNumeric},
+		{name: "digits then letters", start: "12abc", decr: true, delta: 1, err: storage.ErrNotNumeric},
+		{name: "only a NUL", start: "\x00", delta: 1, err: storage.ErrNotNumeric},
+		{name: "NUL before the digits", start: "\x001", delta: 1, err: storage.ErrNotNumeric},
 		{name: "above 2^64-1", start: "18446744073709551616", delta: 1, err: storage.ErrNotNumeric},
 		{name: "decimal point", start: "1.5", delta: 1, err: storage.ErrNotNumeric},
+		// memcached reads the value with strtoull: a sign is accepted, and
+		// the number ends at white space or at a NUL byte (C's end of
+		// string), whatever follows.
+		{name: "plus sign", start: "+1", decr: true, delta: 1, want: 0, stored: "0 "},
+		{name: "minus zero", start: "-0", delta: 1, want: 1, stored: "1 "},
+		{name: "minus wraps to positive", start: "-18446744073709551615", delta: 1, want: 2, stored: "2" + strings.Repeat(" ", 20)},
+		{name: "stops at a space", start: "1 2", delta: 1, want: 2, stored: "2  "},
+		{name: "stops at a space before letters", start: "12 abc", delta: 1, want: 13, stored: "13    "},
+		{name: "tab and newline around", start: "\t7\n", delta: 1, want: 8, stored: "8  "},
+		{name: "stops at a NUL", start: "1\x002", delta: 1, want: 2, stored: "2  "},
+		{name: "stops at a NUL before a space", start: "1\x00 2", delta: 1, want: 2, stored: "2   "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -242,7 +261,7 @@ func TestIncrDecr(t *testing.T) {
 			if err != nil || got != tc.want {
 				t.Fatalf("%s(%q, %d) = %d, %v; want %d, nil", op, tc.start, tc.delta, got, err, tc.want)
 			}
-			after := wantItem(t, s, storage.Item{Key: "n", Value: []byte(uitoa(tc.want)), Flags: 9, Expires: exp})
+			after := wantItem(t, s, storage.Item{Key: "n", Value: []byte(tc.stored), Flags: 9, Expires: exp})
 			if after.CAS <= before.CAS {
 				t.Errorf("CAS after %s = %d, want > %d", op, after.CAS, before.CAS)
 			}
@@ -595,4 +614,19 @@ func TestGetAndTouchKeys(t *testing.T) {
 	}
 	c.Add(2 * time.Hour)
 	wantMissing(t, s, "a")
+}
+
+// TestNoCacheIsZero: CacheBytes 0 means no read cache, as -m 0 does: every
+// Get reads the file and nothing is cached.
+func TestNoCacheIsZero(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.CacheBytes = 0
+	s, _ := openStore(t, opts)
+	mustSet(t, s, storage.Item{Key: "k", Value: []byte("v")})
+	mustGet(t, s, "k")
+	mustGet(t, s, "k")
+	if st := s.Stats(); st.CacheLimit != 0 || st.CacheItems != 0 || st.CacheMisses != 2 {
+		t.Errorf("with CacheBytes 0: limit %d, items %d, misses %d; want 0, 0, 2", st.CacheLimit, st.CacheItems, st.CacheMisses)
+	}
 }

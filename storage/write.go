@@ -38,9 +38,11 @@ type op struct {
 	it    Item     // input: key, value, flags, expiry, cas
 	delta uint64   // input: incr/decr
 	keys  []string // input: sweep candidates, gat's keys
+	meta  *MetaOp  // input: a meta command's write (meta.go)
 
 	items []Item // result: gat's items, one per key it got to
 	num   uint64 // result: incr/decr's new value
+	mres  MetaResult
 	err   error
 
 	note func(*Committed) // StartNotify's callback, run by the committer

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -216,8 +217,14 @@ func TestREPLServerDown(t *testing.T) {
 		t.Errorf("client get k against no server: status %d, stdout %q, stderr %q; want 1, nothing, %q", code, stdout, stderr, refused)
 	}
 
-	hint := "(is a server running there? \"memcached-lite server\" starts one; the next command tries again)\n"
+	// An interactive session says at once that there is no server, and
+	// says so again for each command until one starts. Then it tells each
+	// new connection: the first, and the one after a restart.
+	hint := "(is a server running there? \"make run\" or \"memcached-lite server\" starts one; the next command tries again)\n"
 	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
+	if want := refused + hint + typeHelp; s.banner != want {
+		t.Fatalf("banner with no server:\n got %q\nwant %q", s.banner, want)
+	}
 	s.command("get k", refused+hint)
 	_, portText, _ := net.SplitHostPort(addr)
 	port, err := strconv.Atoi(portText)
@@ -225,15 +232,67 @@ func TestREPLServerDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := servertest.StartBinary(t, servertest.BinaryOptions{Port: port})
-	s.command("set k v", "STORED\n")
+	s.command("set k v", "(connected to "+addr+")\nSTORED\n")
 	s.command("get k", "v\n")
 	if code := srv.Stop(syscall.SIGTERM); code != 0 { // the connection the REPL keeps is closed
 		t.Errorf("server exited with status %d after SIGTERM, want 0", code)
 	}
 	s.command("get k", refused+hint)
 	srv.Restart(t) // on the same data file and address
-	s.command("get k", "v\n")
+	s.command("get k", "(reconnected to "+addr+")\nv\n")
 	s.command("delete k", "DELETED\n")
+	// An error reply makes the client close its connection itself: the
+	// next one is no news.
+	s.command("incr k", "NOT_FOUND (there is no \"k\", and incr does not create one: set it to a number first)\n")
+	s.command("set k v", "STORED\n")
+	s.command("incr k", "CLIENT_ERROR cannot increment or decrement non-numeric value\n")
+	s.command("get k", "v\n")
+	s.end()
+}
+
+// typeHelp ends the banner of an interactive session.
+const typeHelp = "Type \"help\" for the commands, \"help set\" for one of them; Ctrl-D or \"quit\" leaves.\n"
+
+// TestREPLBanner checks what an interactive session says first about a
+// memcached-lite server: its version, address, data file and sync mode.
+func TestREPLBanner(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "banner.db")
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{Path: data}).Addr
+	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
+	want := "connected to memcached-lite 0.1.0 at " + addr + " (data file " + data + ", sync always)\n" + typeHelp
+	if s.banner != want {
+		t.Fatalf("banner:\n got %q\nwant %q", s.banner, want)
+	}
+	s.end()
+
+	// Two servers, one of them down: a line for each.
+	down := servertest.FreeAddr(t)
+	s = startSession(t, repl.Config{Servers: []string{addr, down}, Interactive: true})
+	want = "connected to memcached-lite 0.1.0 at " + addr + " (data file " + data + ", sync always)\n" +
+		"cannot connect to " + down + ": connection refused\n" +
+		"(is a server running there? \"make run\" or \"memcached-lite server\" starts one; the next command tries again)\n" + typeHelp
+	if s.banner != want {
+		t.Fatalf("banner for two servers:\n got %q\nwant %q", s.banner, want)
+	}
+	s.end()
+}
+
+// TestREPLRawData checks that an explicit raw storage command sends what
+// is typed: after a data line too short, the session says how many bytes
+// the server still waits for and sends the next line too, so that the
+// server's own reply shows.
+func TestREPLRawData(t *testing.T) {
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
+	s := startSession(t, repl.Config{Servers: []string{addr}, Interactive: true})
+	s.command("raw set k 0 0 5\nhi\nthere",
+		"data> (4 of the 7 bytes the server waits for: the 5-byte value and its \\r\\n; the next line is sent too, with its \\r\\n)\n"+
+			"data> CLIENT_ERROR bad data chunk\nERROR\n")
+	s.command("raw set k 0 0 1\nhi", "data> CLIENT_ERROR bad data chunk\nERROR\n")
+	// Without raw, a data line of the wrong length is not sent.
+	s.command("set k 0 0 5\nhi", "data> set: the data line has 2 bytes, but the command announces 5: nothing sent (\"raw set ...\" sends it anyway, to see what the server does)\n")
+	s.command("get k", "(not found)\n")
+	s.command("raw set k 0 0 5\nhello", "data> STORED\n")
+	s.command("get k", "hello\n")
 	s.end()
 }
 
@@ -243,6 +302,7 @@ type session struct {
 	in     *io.PipeWriter
 	out    *syncBuffer
 	prompt string
+	banner string // what came before the first prompt
 	code   chan int
 	done   chan struct{}
 }
@@ -269,13 +329,14 @@ func startSession(t *testing.T, cfg repl.Config) *session {
 		pw.Close()
 		<-s.done
 	})
+	if len(cfg.Servers) > 1 {
+		s.prompt = fmt.Sprintf("memcached-lite [%d servers]> ", len(cfg.Servers))
+	}
 	banner, err := s.out.waitFor(s.prompt, s.done, waitLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(banner, "memcached-lite client for "+cfg.Servers[0]+"\n") {
-		t.Fatalf("banner %q", banner)
-	}
+	s.banner = banner
 	return s
 }
 

@@ -1,11 +1,15 @@
 package repl
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/memcached-lite/memcached-lite/client"
 )
 
 // splitWords splits a friendly command line into words at spaces and tabs.
@@ -221,4 +225,82 @@ func (r *REPL) paint(c color, s string) string {
 		return s
 	}
 	return "\x1b[" + string(c) + "m" + s + "\x1b[0m"
+}
+
+// The objects --json prints, one a line.
+type (
+	// replyJSON is a command's one-word reply: STORED, NOT_FOUND, OK, ...
+	replyJSON struct {
+		Command string `json:"command"`
+		Key     string `json:"key,omitempty"`
+		Reply   string `json:"reply"`
+	}
+	// numberJSON is the result of incr or decr.
+	numberJSON struct {
+		Command string `json:"command"`
+		Key     string `json:"key"`
+		Value   uint64 `json:"value"`
+	}
+	// itemJSONFields is one key of a get: found or not, with its value as
+	// a string when it is UTF-8, else in base64.
+	itemJSONFields struct {
+		Key         string  `json:"key"`
+		Found       bool    `json:"found"`
+		Value       *string `json:"value,omitempty"`
+		ValueBase64 *string `json:"value_base64,omitempty"`
+		Flags       *uint32 `json:"flags,omitempty"`
+		CAS         *uint64 `json:"cas,omitempty"`
+	}
+	// statsJSON is one server's statistics, and its lines that are not
+	// statistics (RESET).
+	statsJSON struct {
+		Server string            `json:"server"`
+		Stats  map[string]string `json:"stats"`
+		Other  []string          `json:"other,omitempty"`
+	}
+	versionJSON struct {
+		Server  string `json:"server"`
+		Version string `json:"version"`
+	}
+	// serverJSON is a line of "servers": a server, or the server of a key.
+	serverJSON struct {
+		Key    string `json:"key,omitempty"`
+		Server string `json:"server"`
+	}
+	// rawJSON is the reply to a raw command, exactly as received.
+	rawJSON struct {
+		Server string `json:"server"`
+		Reply  string `json:"reply"`
+	}
+)
+
+// jsonLine returns v as JSON on one line. The values printed are plain
+// structs of strings and numbers, which always marshal.
+func jsonLine(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("{\"error\":%q}\n", err.Error())
+	}
+	return string(b) + "\n"
+}
+
+func (r *REPL) printJSON(v any) { r.print(jsonLine(v)) }
+
+// itemJSON returns the JSON line for key, found as it (nil: a miss).
+func itemJSON(key string, it *client.Item, withCAS bool) string {
+	f := itemJSONFields{Key: key, Found: it != nil}
+	if it != nil {
+		v := string(it.Value)
+		if utf8.ValidString(v) {
+			f.Value = &v
+		} else {
+			b64 := base64.StdEncoding.EncodeToString(it.Value)
+			f.ValueBase64 = &b64
+		}
+		f.Flags = &it.Flags
+		if withCAS {
+			f.CAS = &it.CAS
+		}
+	}
+	return jsonLine(f)
 }

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -10,11 +11,71 @@ const helpIntro = `Commands (help COMMAND explains one, with an example):
 
 // helpOutro follows the command list.
 const helpOutro = `
+Protocol commands with no friendly form, sent as typed (help gat explains one):
+  gat gats bget flush_all verbosity mn shutdown
+
 Lines in the protocol's own shape, such as "set k 0 0 5" or "raw get k",
 are sent as typed and their replies shown as received: see help raw.
 Values with spaces go in double quotes, with escapes: "two words\n".
 Lines starting with # are comments.
 `
+
+// protocolHelp explains the protocol commands that have no friendly form:
+// their usage line and text. Typed as shown, they are sent as they are.
+var protocolHelp = map[string][2]string{
+	"gat": {"gat EXPTIME KEY...", `Get and touch: fetches values as get does, and gives each item found a new
+time to live (EXPTIME as ttl= in set: 0 never expires, negative expires it
+right after this reply). The value shown is the one before the touch.
+
+  > gat 300 session:9
+  VALUE session:9 0 5
+  alice
+  END
+
+It is sent as typed, and the reply shown as received (help raw).
+`},
+	"gats": {"gats EXPTIME KEY...", `Get and touch, with the CAS number of each item, as gets shows it.
+
+  > gats 300 session:9
+  VALUE session:9 0 5 12
+  alice
+  END
+`},
+	"bget": {"bget KEY...", `An old name of get, which servers still accept. Its reply is get's.
+`},
+	"flush_all": {"flush_all [DELAY] [noreply]", `The protocol's name of flush: invalidates every item, at once or in DELAY
+seconds. A server started with -F refuses it (CLIENT_ERROR flush_all not
+allowed).
+
+  > flush_all
+  OK
+`},
+	"verbosity": {"verbosity LEVEL [noreply]", `Sets how much the server logs. memcached-lite answers OK and keeps the
+level it was started with (-v, -vv).
+
+  > verbosity 1
+  OK
+`},
+	"mn": {"mn", `The meta protocol's no-op: the server answers MN at once. After a batch of
+noreply commands, mn tells that the server has read them all (they are
+answered in order), and with memcached-lite that they are on disk.
+
+  > set k 0 0 1 noreply
+  data> x
+  (no reply: noreply asks the server to send nothing back)
+  > mn
+  MN
+`},
+	"mg": {"mg KEY FLAG...", "The meta get, sent as typed: see help meta-get for its flags.\n\n  > mg greeting v t\n  VA 5 t-1\n  hello\n"},
+	"ms": {"ms KEY LENGTH FLAG...", "The meta set, sent as typed, then the data line: see help meta-set.\n\n  > ms greeting 5 T60\n  data> hello\n  HD\n"},
+	"md": {"md KEY FLAG...", "The meta delete, sent as typed: see help meta-delete.\n"},
+	"ma": {"ma KEY FLAG...", "The meta arithmetic, sent as typed: see help meta-arith.\n"},
+	"me": {"me KEY", "The meta debug command, sent as typed: see help meta-debug.\n"},
+	"shutdown": {"shutdown [graceful]", `Asks the server to stop. A server started without -A refuses:
+ERROR: shutdown not enabled. With -A it stops as on SIGTERM and sends no
+reply: the connection closes.
+`},
+}
 
 // helpTexts explains each command to someone learning memcached: what it
 // does, what the server replies, and the protocol on the wire.
@@ -301,12 +362,28 @@ func (r *REPL) cmdHelp(cmd *command, args []string) error {
 		return usage(cmd, "one COMMAND at a time")
 	}
 	if len(args) == 1 {
-		c := r.cmds[strings.ToLower(args[0])]
-		if c == nil {
-			return usage(cmd, "no command %q", args[0])
+		name := strings.ToLower(args[0])
+		if c := r.cmds[name]; c != nil {
+			text, ok := helpTexts[c.name]
+			if !ok {
+				text = metaHelpTexts[c.name]
+			}
+			r.print(c.usage() + "\n\n" + text)
+			return nil
 		}
-		r.print(c.usage() + "\n\n" + helpTexts[c.name])
-		return nil
+		if h, ok := protocolHelp[name]; ok {
+			r.print(h[0] + "   (sent as typed)\n\n" + h[1])
+			return nil
+		}
+		names := append([]string(nil), r.names...)
+		for v := range protocolHelp {
+			names = append(names, v)
+		}
+		slices.Sort(names)
+		if s := Closest(name, names); s != "" {
+			return usage(cmd, "no command %q; did you mean %s?", args[0], s)
+		}
+		return usage(cmd, "no command %q", args[0])
 	}
 	var rows [][2]string
 	for _, name := range r.names {

@@ -178,7 +178,7 @@ func (r *REPL) cmdTTL(cmd *command, args []string) error {
 			return nil
 		}
 	}
-	return r.outcome("NOT_FOUND", fmt.Sprintf("no item %q", key))
+	return r.outcome(cmd, key, "NOT_FOUND", fmt.Sprintf("no item %q", key))
 }
 
 // watchTypes are the arguments watch passes on to the server.

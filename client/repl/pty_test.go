@@ -13,6 +13,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/memcached-lite/memcached-lite/client"
+	"github.com/memcached-lite/memcached-lite/server"
 	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
@@ -30,8 +31,14 @@ type ptyClient struct {
 // XDG_STATE_HOME set to home and state, and the extra environment env.
 func startPty(t *testing.T, addr, home, state string, env ...string) *ptyClient {
 	t.Helper()
+	return startPtyArgs(t, []string{"client", "-s", addr}, home, state, env...)
+}
+
+// startPtyArgs is startPty for the binary's arguments args.
+func startPtyArgs(t *testing.T, args []string, home, state string, env ...string) *ptyClient {
+	t.Helper()
 	p := &ptyClient{t: t, out: newSyncBuffer(), read: make(chan struct{}), exited: make(chan struct{})}
-	p.cmd = servertest.Command(t, "client", "-s", addr)
+	p.cmd = servertest.Command(t, args...)
 	p.cmd.Env = append(append(p.cmd.Env, "TERM=xterm", "HOME="+home, "XDG_STATE_HOME="+state), env...)
 	tty, err := pty.StartWithSize(p.cmd, &pty.Winsize{Rows: 40, Cols: 120})
 	if err != nil {
@@ -102,12 +109,14 @@ func (p *ptyClient) exitStatus() int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
-// TestREPLTerminal drives the client on a real pseudo-terminal: tab
+// TestREPLTerminal drives the client on a real pseudo-terminal: the banner
+// naming the server and its data file, tab
 // completion of a command name and of a key set earlier, Ctrl-C cancelling
 // a half-typed line, Ctrl-D leaving with status 0, and the history file
 // carrying a command to the next session, where Up and Enter run it again.
 func TestREPLTerminal(t *testing.T) {
-	addr := servertest.StartBinary(t, servertest.BinaryOptions{}).Addr
+	dataFile := filepath.Join(t.TempDir(), "data.db")
+	addr := servertest.StartBinary(t, servertest.BinaryOptions{Path: dataFile}).Addr
 	home, state := t.TempDir(), t.TempDir()
 	c := client.New(addr)
 	defer c.Close()
@@ -118,9 +127,8 @@ func TestREPLTerminal(t *testing.T) {
 	prompt := "memcached-lite " + addr + "> "
 
 	p := startPty(t, addr, home, state, "NO_COLOR=1")
-	p.expect("memcached-lite client for " + addr)
-	p.expect(`Type "help"`)
-	p.expect(prompt)
+	p.expect("connected to memcached-lite " + server.Release + " at " + addr + " (data file " + dataFile + ", sync always)\r\n" +
+		`Type "help" for the commands, "help set" for one of them; Ctrl-D or "quit" leaves.` + "\r\n" + prompt)
 
 	// Completion of a command name: "ver" and Tab make "version ".
 	p.typ("ver\t")

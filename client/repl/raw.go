@@ -133,11 +133,16 @@ func rawKey(w []string) string {
 
 // raw sends a protocol line as typed (after "raw ", if it starts so) and
 // prints the reply as received. A storage command's data line is read from
-// the input: it must have the length the command announces.
+// the input. Without the raw prefix it must have the length the command
+// announces, or nothing is sent. With it, what is typed is sent as it is,
+// as telnet would: a line too long gets the server's CLIENT_ERROR bad data
+// chunk, and after a line too short the server waits for more bytes, so
+// the REPL reads more lines, each sent with its \r\n, until it has them.
 func (r *REPL) raw(line string) error {
 	line = strings.TrimSpace(line)
+	explicit := false
 	if rest, ok := strings.CutPrefix(line, "raw"); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
-		line = strings.TrimSpace(rest)
+		line, explicit = strings.TrimSpace(rest), true
 	}
 	w := strings.Fields(line)
 	if len(w) == 0 {
@@ -148,21 +153,11 @@ func (r *REPL) raw(line string) error {
 	}
 	req := line + "\r\n"
 	if n := dataLength(w); n >= 0 {
-		prompt := ""
-		if r.cfg.Interactive {
-			prompt = "data> "
-		}
-		data, err := r.in.readLine(prompt, false)
-		if errors.Is(err, errAborted) {
-			return fmt.Errorf("%s: cancelled, nothing sent", w[0])
-		}
+		data, err := r.dataLines(w[0], n, explicit)
 		if err != nil {
-			return fmt.Errorf("%s: no data line to send (%w)", w[0], err)
+			return err
 		}
-		if len(data) != n {
-			return fmt.Errorf("%s: the data line has %d bytes, but the command announces %d: nothing sent (the server would reply CLIENT_ERROR bad data chunk)", w[0], len(data), n)
-		}
-		req += data + "\r\n"
+		req += data
 	}
 	quiet := noReply(w)
 	servers := r.c.Servers()
@@ -176,7 +171,7 @@ func (r *REPL) raw(line string) error {
 	failed := false
 	var errs []error
 	for _, addr := range targets {
-		if len(targets) > 1 {
+		if len(targets) > 1 && r.cfg.Format != FormatJSON {
 			r.print(r.paint(dim, "-- "+addr) + "\n")
 		}
 		r.quiet.Store(quiet)
@@ -186,7 +181,10 @@ func (r *REPL) raw(line string) error {
 			errs = append(errs, err)
 			continue
 		}
-		r.printRaw(reply, w[0], quiet)
+		if w[0] == "quit" || errorLine(reply) {
+			r.expectRedial(addr) // the client closes the connection after these
+		}
+		r.printRaw(addr, reply, w[0], quiet)
 		failed = failed || failureReply(reply)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -198,10 +196,57 @@ func (r *REPL) raw(line string) error {
 	return nil
 }
 
+// dataLines reads the data block of a raw storage command from the input
+// and returns it as it goes on the wire: the line and "\r\n", or, when
+// explicit, as many lines (each with "\r\n") as it takes to reach the
+// n bytes and "\r\n" the server waits for.
+func (r *REPL) dataLines(verb string, n int, explicit bool) (string, error) {
+	prompt := ""
+	if r.cfg.Interactive {
+		prompt = "data> "
+	}
+	var sent strings.Builder
+	for {
+		data, err := r.in.readLine(prompt, false)
+		switch {
+		case errors.Is(err, errAborted):
+			return "", fmt.Errorf("%s: cancelled, nothing sent", verb)
+		case err != nil && sent.Len() == 0:
+			return "", fmt.Errorf("%s: no data line to send (%w)", verb, err)
+		case err != nil:
+			return "", fmt.Errorf("%s: the input ended while the server still waited for %d bytes: nothing sent (%w)", verb, n+2-sent.Len(), err)
+		case !explicit && len(data) != n:
+			return "", fmt.Errorf("%s: the data line has %d bytes, but the command announces %d: nothing sent "+
+				"(\"raw %s ...\" sends it anyway, to see what the server does)", verb, len(data), n, verb)
+		}
+		sent.WriteString(data + "\r\n")
+		if sent.Len() >= n+2 {
+			return sent.String(), nil
+		}
+		if r.cfg.Interactive || r.trace.Load() {
+			r.print(r.paint(dim, fmt.Sprintf("(%d of the %d bytes the server waits for: the %d-byte value and its \\r\\n; the next line is sent too, with its \\r\\n)",
+				sent.Len(), n+2, n)) + "\n")
+		}
+	}
+}
+
+// errorLine reports whether a raw reply holds an error line, after which
+// the client closes the connection.
+func errorLine(reply []byte) bool {
+	for _, line := range bytes.Split(reply, []byte("\r\n")) {
+		if isErrorLine(string(line)) {
+			return true
+		}
+	}
+	return false
+}
+
 // printRaw prints a raw reply: its lines as received, without "\r\n" and
 // with control bytes escaped. With trace on, the trace has shown it already.
-func (r *REPL) printRaw(reply []byte, verb string, quiet bool) {
+func (r *REPL) printRaw(addr string, reply []byte, verb string, quiet bool) {
 	switch {
+	case r.cfg.Format == FormatJSON:
+		r.printJSON(rawJSON{Server: addr, Reply: string(reply)})
 	case len(reply) == 0 && verb == "quit":
 		r.print(r.paint(dim, "(no reply: quit closes the connection; the next command opens a new one)") + "\n")
 	case len(reply) == 0 && quiet:
@@ -255,7 +300,7 @@ var barrier = []byte("version\r\n")
 // line sent (">>") and received ("<<") with "\r\n" and control bytes
 // visible. It runs on the goroutines that make requests.
 func (r *REPL) traceWire(addr string, dir client.Direction, p []byte) {
-	if !r.trace.Load() {
+	if !r.trace.Load() || r.probing.Load() {
 		return
 	}
 	hidden := false

@@ -10,9 +10,14 @@
 // apart, and "trace on" shows every byte on the wire.
 //
 // On a terminal the REPL edits lines with github.com/peterh/liner, keeps a
-// history file and completes command names and keys. Elsewhere it prints no
-// prompt and no colours, writes each command's reply to Out and errors to
-// Err, and its exit status tells whether any command failed.
+// history file and completes command names and keys. An interactive session
+// starts by saying what it talks to (memcached-lite with its data file, or
+// a memcached whose values do not survive a restart, or nothing yet), and
+// says "(reconnected to HOST:PORT)" when a command had to open a new
+// connection, as after a server restart. Elsewhere it prints no prompt and
+// no colours, writes each command's reply to Out and errors to Err, and its
+// exit status tells whether any command failed. Config.Format prints
+// replies for scripts instead: values only, or one JSON object a line.
 //
 // A command fails when the server did not do what it asked: NOT_STORED,
 // EXISTS, NOT_FOUND (from delete, incr, decr, touch and cas, or ending a raw
@@ -24,9 +29,12 @@ package repl
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -70,7 +78,37 @@ type Config struct {
 	Color   bool          // colour replies with ANSI escapes
 	Trace   bool          // start with "trace on"
 	Timeout time.Duration // bound on one request; 0 means 2s
+	Format  Format        // how replies are printed; the zero Format is FormatText
+
+	// Repeat is how many times RunArgs runs its command: 0 or 1 once, -1
+	// until the process is stopped. Interval is the wait between runs.
+	Repeat   int
+	Interval time.Duration
+
+	TLS      *tls.Config // connect with TLS (a server with memcached's -Z); nil: plain TCP
+	Username string      // authenticate as memcached's -Y expects; "" means not
+	Password string      // Username's; never shown, traced or kept in the history
 }
+
+// Format is how a REPL prints replies.
+type Format uint8
+
+// The formats. Errors are text on Config.Err in every format.
+const (
+	// FormatText explains: values quoted when they are not plain text,
+	// flags and CAS in parentheses, outcomes with a reason.
+	FormatText Format = iota
+	// FormatValues prints what a script wants, like redis-cli --raw: a
+	// value as stored, a miss as an empty line, a reply word alone, and for
+	// gets the CAS then a space then the value.
+	FormatValues
+	// FormatJSON prints one JSON object a line: for each key of a get
+	// {"key","found","value" (or "value_base64" when it is not UTF-8),
+	// "flags","cas"}, for other commands {"command","key","reply"} or
+	// {"command","key","value"} (incr, decr), and {"server","stats"},
+	// {"server","version"}, {"server","reply"} (raw).
+	FormatJSON
+)
 
 // REPL is one shell session with its own client connections. It is not safe
 // for concurrent use: run one Run or RunArgs at a time.
@@ -85,6 +123,12 @@ type REPL struct {
 	trace  atomic.Bool
 	quiet  atomic.Bool // a raw command without a reply is in flight: hide the barrier
 	failed int         // commands that failed since the last Run or RunArgs
+
+	// What the connection notes of an interactive session need to know.
+	probing   atomic.Bool // the banner is asking the servers what they are: no notes, no trace
+	connMu    sync.Mutex
+	connected map[string]bool // servers this session has had a connection to
+	redial    map[string]bool // the client closed its connection itself (after an error reply, quit): no note
 
 	mu sync.Mutex // serialises writes: trace output can come from several goroutines
 }
@@ -102,13 +146,14 @@ func New(cfg Config) (*REPL, error) {
 	if cfg.Err == nil {
 		cfg.Err = cfg.Out
 	}
-	r := &REPL{cfg: cfg, keys: make(map[string]bool)}
+	r := &REPL{cfg: cfg, keys: make(map[string]bool), connected: make(map[string]bool), redial: make(map[string]bool)}
 	r.trace.Store(cfg.Trace)
 	servers := make([]client.Server, len(cfg.Servers))
 	for i, a := range cfg.Servers {
 		servers[i] = client.Server{Addr: a}
 	}
-	c, err := client.NewWithOptions(client.Options{Timeout: cfg.Timeout, Trace: r.traceWire}, servers...)
+	c, err := client.NewWithOptions(client.Options{Timeout: cfg.Timeout, Trace: r.traceWire, DialContext: r.dial,
+		TLS: cfg.TLS, Username: cfg.Username, Password: cfg.Password}, servers...)
 	if err != nil {
 		return nil, err
 	}
@@ -172,16 +217,24 @@ func (r *REPL) Run() int {
 // RunArgs runs one command given as words, as a shell passes them: no
 // quoting or escapes are interpreted. A raw storage command reads its data
 // line from Config.In. It returns 0 if the command succeeded, else 1.
+//
+// With Config.Repeat the command runs that many times (without end for -1),
+// Config.Interval apart; the status is 1 if any run failed.
 func (r *REPL) RunArgs(args []string) int {
 	r.failed = 0
 	r.in = r.lines()
 	defer func() { r.in = nil }()
-	switch {
-	case len(args) == 0:
-	case isRawLine(args):
-		r.run(r.raw(strings.Join(args, " ")))
-	default:
-		r.execWords(args)
+	for n := 0; n < r.cfg.Repeat || n == 0 || r.cfg.Repeat < 0; n++ {
+		if n > 0 && r.cfg.Interval > 0 {
+			time.Sleep(r.cfg.Interval) // the pause -i asks for, between two runs
+		}
+		switch {
+		case len(args) == 0:
+		case isRawLine(args):
+			r.run(r.raw(strings.Join(args, " ")))
+		default:
+			r.execWords(args)
+		}
 	}
 	if r.failed == 0 {
 		return 0
@@ -216,7 +269,7 @@ func (r *REPL) execWords(words []string) (quit bool) {
 	}
 	cmd := r.cmds[name]
 	if cmd == nil {
-		r.fail(fmt.Errorf("unknown command %q: \"help\" lists the commands; \"raw %s\" sends a line to the server as is", words[0], words[0]))
+		r.fail(unknownCommand(words[0]))
 		return false
 	}
 	r.run(cmd.run(r, cmd, words[1:]))
@@ -225,9 +278,20 @@ func (r *REPL) execWords(words []string) (quit bool) {
 
 // run counts and reports the outcome of one command.
 func (r *REPL) run(err error) {
-	if err != nil {
-		r.fail(err)
+	if err == nil {
+		return
 	}
+	var (
+		clientErr *client.ClientError
+		serverErr *client.ServerError
+		replyErr  *replyError
+	)
+	if errors.As(err, &clientErr) || errors.As(err, &serverErr) || errors.As(err, &replyErr) || errors.Is(err, client.ErrUnknownCommand) {
+		// The client closes a connection that got an error reply: its
+		// next connection is no news.
+		r.expectRedial(r.c.Servers()...)
+	}
+	r.fail(err)
 }
 
 func (r *REPL) fail(err error) {
@@ -245,9 +309,104 @@ func (r *REPL) prompt() string {
 	return fmt.Sprintf("memcached-lite [%d servers]> ", len(r.cfg.Servers))
 }
 
+// banner says what the session talks to: for each server, memcached-lite
+// with its data file and sync mode, another memcached (with a warning, once,
+// that its values do not survive a restart), or that it cannot be reached.
+// It asks every server for its stats at once.
 func (r *REPL) banner() {
-	r.printf("memcached-lite client for %s\n", strings.Join(r.cfg.Servers, ", "))
+	servers := r.c.Servers()
+	lines := make([]string, len(servers))
+	notLite := make([]bool, len(servers))
+	r.probing.Store(true)
+	var wg sync.WaitGroup
+	for i, addr := range servers {
+		wg.Go(func() { lines[i], notLite[i] = r.introduce(addr) })
+	}
+	wg.Wait()
+	r.probing.Store(false)
+	var b strings.Builder
+	warned := false
+	for i := range servers {
+		b.WriteString(lines[i])
+		if notLite[i] && !warned {
+			warned = true
+			b.WriteString(r.paint(yellow, "warning: this is not memcached-lite: what you store there is lost when that server restarts") + "\n")
+		}
+	}
+	r.print(b.String())
 	r.print(r.paint(dim, `Type "help" for the commands, "help set" for one of them; Ctrl-D or "quit" leaves.`) + "\n")
+}
+
+// introduce returns the banner's lines for the server at addr, and whether
+// it is a server other than memcached-lite.
+func (r *REPL) introduce(addr string) (lines string, notLite bool) {
+	reply, err := r.c.Do(addr, []byte("stats\r\n"))
+	var connErr *client.ConnectError
+	switch {
+	case errors.As(err, &connErr):
+		return r.paint(red, err.Error()) + "\n" + r.paint(dim, connectHint) + "\n", false
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "connected to " + addr + ", which closed the connection when asked for stats (as twemproxy does)\n", false
+	case err != nil:
+		return r.paint(red, err.Error()) + "\n", false
+	}
+	st := make(map[string]string)
+	for _, line := range strings.Split(string(reply), "\r\n") {
+		if stat, ok := strings.CutPrefix(line, "STAT "); ok {
+			name, value, _ := strings.Cut(stat, " ")
+			st[name] = value
+		}
+	}
+	switch {
+	case st["data_file"] != "":
+		v := st["lite_version"]
+		if v == "" {
+			v = st["version"]
+		}
+		return fmt.Sprintf("connected to memcached-lite %s at %s (data file %s, sync %s)\n", v, addr, st["data_file"], st["sync_mode"]), false
+	case st["version"] != "":
+		return fmt.Sprintf("connected to memcached %s at %s\n", st["version"], addr), true
+	}
+	return "connected to " + addr + ", which does not answer stats as memcached does\n", true
+}
+
+// connectHint follows a failed connection in an interactive session.
+const connectHint = `(is a server running there? "make run" or "memcached-lite server" starts one; the next command tries again)`
+
+// dial is the client's DialContext: it tells an interactive session about
+// each new connection that is news, such as the first one after a server
+// restart.
+func (r *REPL) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil || !r.cfg.Interactive {
+		return nc, err
+	}
+	r.connMu.Lock()
+	again, expected := r.connected[addr], r.redial[addr]
+	r.connected[addr] = true
+	delete(r.redial, addr)
+	r.connMu.Unlock()
+	switch {
+	case r.probing.Load() || expected:
+	case again:
+		r.print(r.paint(dim, "(reconnected to "+addr+")") + "\n")
+	default:
+		r.print(r.paint(dim, "(connected to "+addr+")") + "\n")
+	}
+	return nc, nil
+}
+
+// expectRedial notes that the client has closed its connections to addrs
+// itself, so that the next connection to each is not reported.
+func (r *REPL) expectRedial(addrs ...string) {
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	for _, a := range addrs {
+		if r.connected[a] {
+			r.redial[a] = true
+		}
+	}
 }
 
 // print writes s to Out.
@@ -256,8 +415,6 @@ func (r *REPL) print(s string) {
 	defer r.mu.Unlock()
 	_, _ = io.WriteString(r.cfg.Out, s) // nowhere to report a failed write to the user's terminal
 }
-
-func (r *REPL) printf(format string, args ...any) { r.print(fmt.Sprintf(format, args...)) }
 
 // printErr writes one error line to Err.
 func (r *REPL) printErr(s string) {
@@ -295,7 +452,7 @@ func (r *REPL) report(err error) {
 	case errors.As(err, &connErr):
 		r.printErr(err.Error())
 		if r.cfg.Interactive {
-			r.print(r.paint(dim, "(is a server running there? \"memcached-lite server\" starts one; the next command tries again)") + "\n")
+			r.print(r.paint(dim, connectHint) + "\n")
 		}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		r.printErr(err.Error())

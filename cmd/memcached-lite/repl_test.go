@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/memcached-lite/memcached-lite/client/repl"
 	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
 
@@ -79,4 +82,58 @@ func TestREPLClientSubcommand(t *testing.T) {
 	if err != nil || string(got) != "v\n" {
 		t.Errorf("MEMCACHED_LITE_SERVERS=%s client get k: %q, %v; want \"v\\n\"", srv.Addr, got, err)
 	}
+}
+
+// TestREPLBannerMemcached checks what an interactive session says first:
+// against memcached-lite, its data file and sync mode; against memcached,
+// a warning that values there do not survive a restart. (On a terminal
+// the binary prints the same: client/repl's TestREPLTerminal.)
+func TestREPLBannerMemcached(t *testing.T) {
+	typeHelp := "Type \"help\" for the commands, \"help set\" for one of them; Ctrl-D or \"quit\" leaves.\n"
+	session := func(addrs ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		r, err := repl.New(repl.Config{Servers: addrs, In: strings.NewReader(""), Out: &out, Interactive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := r.Run(); code != 0 {
+			t.Errorf("Run with no input: status %d", code)
+		}
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		return out.String()
+	}
+	data := newDataFile(t)
+	lite := servertest.StartBinary(t, servertest.BinaryOptions{Path: data, Args: []string{"--sync", "none"}})
+	want := "connected to memcached-lite 0.1.0 at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
+		"memcached-lite " + lite.Addr + "> \n"
+	if got := session(lite.Addr); got != want {
+		t.Errorf("session with memcached-lite:\n got %q\nwant %q", got, want)
+	}
+
+	mc := servertest.StartMemcached(t)
+	version := strings.TrimPrefix(strings.TrimSuffix(dialWire(t, mc.Addr).exchange("version\r\n"), "\r\n"), "VERSION ")
+	warning := "warning: this is not memcached-lite: what you store there is lost when that server restarts\n"
+	want = "connected to memcached " + version + " at " + mc.Addr + "\n" + warning + typeHelp + "memcached-lite " + mc.Addr + "> \n"
+	if got := session(mc.Addr); got != want {
+		t.Errorf("session with memcached:\n got %q\nwant %q", got, want)
+	}
+	// The warning comes once, however many memcached servers there are.
+	mc2 := servertest.StartMemcached(t)
+	want = "connected to memcached " + version + " at " + mc.Addr + "\n" + warning +
+		"connected to memcached " + version + " at " + mc2.Addr + "\n" +
+		"connected to memcached-lite 0.1.0 at " + lite.Addr + " (data file " + data + ", sync none)\n" + typeHelp +
+		"memcached-lite [3 servers]> \n"
+	if got := session(mc.Addr, mc2.Addr, lite.Addr); got != want {
+		t.Errorf("session with three servers:\n got %q\nwant %q", got, want)
+	}
+}
+
+// exchange sends req and returns the one reply line.
+func (w *wire) exchange(req string) string {
+	w.t.Helper()
+	w.send(req)
+	return w.line()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +10,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,21 +28,25 @@ const shutdownTimeout = 10 * time.Second
 
 func env(name string) []string { return []string{"MEMCACHED_LITE_" + name} }
 
+// serverUsage is the server's usage line, for errors.
+const serverUsage = "memcached-lite server [-p PORT] [-l ADDRESS] [--data FILE] [flags]"
+
 func serverCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "server",
-		Usage: "serve the memcached protocol from a durable data file",
+		Name:            "server",
+		Usage:           "serve the memcached protocol from a durable data file",
+		HideHelpCommand: true, // "server help" would be an argument, which the server refuses
 		Description: "Every write reaches the data file before it is acknowledged (--sync always).\n" +
 			"Flags follow memcached's, so scripts written for memcached start memcached-lite unchanged.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Value: 11211, EnvVars: env("PORT"), Usage: "TCP port to listen on (0 picks a free one)"},
-			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Value: "127.0.0.1", EnvVars: env("LISTEN"), Usage: "interface to listen on"},
+			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Value: "127.0.0.1", EnvVars: env("LISTEN"), Usage: "interface to listen on; beyond loopback, anyone who can reach the port can read and change every item"},
 			&cli.StringFlag{Name: "data", Value: "memcached-lite.db", EnvVars: env("DATA"), Usage: "the data file"},
 			&cli.StringFlag{Name: "sync", Value: "always", EnvVars: env("SYNC"), Usage: "always: fsync before every reply; none: may lose recent writes on a crash"},
-			&cli.IntFlag{Name: "memory-limit", Aliases: []string{"m"}, Value: 64, EnvVars: env("MEMORY_LIMIT"), Usage: "read cache size in MiB"},
+			&cli.IntFlag{Name: "memory-limit", Aliases: []string{"m"}, Value: 64, EnvVars: env("MEMORY_LIMIT"), Usage: "read cache size in MiB (0: no read cache)"},
 			&cli.IntFlag{Name: "conn-limit", Aliases: []string{"c"}, Value: 1024, EnvVars: env("CONN_LIMIT"), Usage: "max simultaneous connections"},
-			&cli.StringFlag{Name: "max-item-size", Aliases: []string{"I"}, Value: "1m", EnvVars: env("MAX_ITEM_SIZE"), Usage: "largest value, with k or m suffix (1k to 1024m)"},
-			&cli.DurationFlag{Name: "idle-timeout", EnvVars: env("IDLE_TIMEOUT"), Usage: "close connections idle this long (0: never)"},
+			&cli.StringFlag{Name: "max-item-size", Aliases: []string{"I"}, Value: "1m", EnvVars: env("MAX_ITEM_SIZE"), Usage: "largest value, with k or m suffix (1k to 1024m, at most half of -m)"},
+			&cli.GenericFlag{Name: "idle-timeout", Value: newSeconds(0), DefaultText: "0: never", EnvVars: env("IDLE_TIMEOUT"), Usage: "close connections idle this long: seconds as memcached takes them (30) or a duration (30s, 5m)"},
 			&cli.IntFlag{Name: "max-line-length", Value: 1 << 20, EnvVars: env("MAX_LINE_LENGTH"), Usage: "longest get/gets line in bytes (other commands: 2048)"},
 			&cli.IntFlag{Name: "read-buf-mem", Value: 64, EnvVars: env("READ_BUF_MEM"), Usage: "MiB that values and get lines still arriving may hold, over all connections; past it a set gets SERVER_ERROR out of memory (0: no limit; -o read_buf_mem=N)"},
 			&cli.BoolFlag{Name: "enable-shutdown", Aliases: []string{"A"}, EnvVars: env("ENABLE_SHUTDOWN"), Usage: "allow the shutdown command"},
@@ -55,24 +60,41 @@ func serverCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "ignored"},
 			&cli.IntFlag{Name: "max-file-size", EnvVars: env("MAX_FILE_SIZE"), Hidden: true, Usage: "limit in MiB on the pages bbolt uses in the data file (its MaxSize; 0: none): writes that need more fail with SERVER_ERROR"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile to this file until the server stops", Hidden: true},
+			securityFlags()[0], securityFlags()[1],
+			&cli.StringFlag{Name: "port-hint", Hidden: true, Usage: "the command to suggest when the port is taken, with {port} for a free port (make run passes \"make run PORT={port}\")"},
+			&cli.StringFlag{Name: "metrics", EnvVars: env("METRICS"), Usage: "serve /metrics (Prometheus), /healthz and /backup over HTTP on this host:port, e.g. 127.0.0.1:9150 (default: off; no authentication: keep it private)"},
 			&cli.StringFlag{Name: "ready-file", EnvVars: env("READY_FILE"), Usage: "once serving, write the listening address (host:port and a newline) to this file, atomically: scripts and tests wait for it"},
 		},
-		Action: runServer,
+		Action:       runServer,
+		OnUsageError: usageError(serverUsage),
 	}
 }
 
 // config is what the server subcommand's flags say, checked.
 type config struct {
-	addr    string
-	store   storage.Options
-	server  server.Options
-	logger  *slog.Logger
-	verbose int
+	network  string // tcp4, tcp6 or tcp: see server.Network
+	addr     string
+	metrics  string // --metrics address; "" when off
+	data     string
+	store    storage.Options
+	server   server.Options
+	logger   *slog.Logger
+	verbose  int
+	portHint string
+	sec      security // -Y, -Z (secure.go)
 }
 
 // serverConfig maps the flags to options: the one place that reads them.
+// It checks them all, so that a start that fails on a flag creates nothing.
 func serverConfig(c *cli.Context) (config, error) {
 	var cfg config
+	if c.NArg() > 0 {
+		return cfg, badUsage(c, serverUsage, fmt.Sprintf("unexpected arguments %q: the server takes only flags (quote a --data path with spaces)", strings.Join(c.Args().Slice(), " ")))
+	}
+	port := c.Int("port")
+	if port < 0 || port > 65535 {
+		return cfg, fmt.Errorf("-p %d: want a port from 1 to 65535, or 0 for any free one", port)
+	}
 	itemSize, err := parseSize(c.String("max-item-size"))
 	if err != nil {
 		return cfg, fmt.Errorf("-I %q: %w", c.String("max-item-size"), err)
@@ -86,13 +108,17 @@ func serverConfig(c *cli.Context) (config, error) {
 	default:
 		return cfg, fmt.Errorf("--sync %q: want always or none", c.String("sync"))
 	}
-	if c.Int("memory-limit") < 0 {
-		return cfg, fmt.Errorf("-m %d: want a size in MiB, 0 for no read cache", c.Int("memory-limit"))
+	cacheMiB := c.Int("memory-limit")
+	if cacheMiB < 0 {
+		return cfg, fmt.Errorf("-m %d: want a size in MiB, 0 for no read cache", cacheMiB)
+	}
+	if err := checkItemSize(itemSize, cacheMiB); err != nil {
+		return cfg, fmt.Errorf("-I %s with -m %d: %w", c.String("max-item-size"), cacheMiB, err)
 	}
 	if c.Int("max-file-size") < 0 {
 		return cfg, fmt.Errorf("--max-file-size %d: want a size in MiB, 0 for no limit", c.Int("max-file-size"))
 	}
-	idle := c.Duration("idle-timeout")
+	idle := duration(c, "idle-timeout")
 	readBufMem := c.Int("read-buf-mem")
 	for _, o := range c.StringSlice("extended") {
 		for _, kv := range strings.Split(o, ",") {
@@ -130,8 +156,12 @@ func serverConfig(c *cli.Context) (config, error) {
 		level = slog.LevelDebug
 	}
 	cfg.logger = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
-	cacheBytes := int64(c.Int("memory-limit")) << 20 // -m 0: no read cache
-	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(c.Int("port")))
+	cacheBytes := int64(cacheMiB) << 20 // -m 0: no read cache
+	cfg.network = server.Network(c.String("listen"))
+	cfg.addr = net.JoinHostPort(c.String("listen"), strconv.Itoa(port))
+	cfg.data = c.String("data")
+	cfg.metrics = c.String("metrics")
+	cfg.portHint = c.String("port-hint")
 	cfg.store = storage.Options{CacheBytes: cacheBytes, MaxItemSize: itemSize, NoCAS: c.Bool("disable-cas"), Sync: sync, MaxSize: c.Int("max-file-size") << 20, Logger: cfg.logger}
 	cfg.server = server.Options{
 		ReadBufferLimit: readBufLimit,
@@ -149,6 +179,10 @@ func serverConfig(c *cli.Context) (config, error) {
 	if cfg.server.MaxConns <= 0 {
 		return cfg, fmt.Errorf("-c %d: want at least 1", cfg.server.MaxConns)
 	}
+	if cfg.sec, err = securityConfig(c, cfg.logger); err != nil {
+		return cfg, err
+	}
+	cfg.server.Auth = cfg.sec.auth
 	return cfg, nil
 }
 
@@ -172,43 +206,128 @@ func parseSize(s string) (int, error) {
 	return n * mult, nil
 }
 
+// itemSizeRule is memcached's own message for an -I above half of -m.
+const itemSizeRule = "Cannot set item size limit higher than 1/2 of memory max."
+
+// checkItemSize is memcached's rule for -I and -m: an item may take at most
+// half of the memory limit. memcached 1.6.18 refuses "-m 64 -I 33m" with
+// this message (and exit status 64) and accepts -I 32m. With -m 0 there is
+// no read cache here, so no limit to keep half of.
+func checkItemSize(itemSize, cacheMiB int) error {
+	half := int64(cacheMiB) << 20 / 2
+	if cacheMiB == 0 || int64(itemSize) <= half {
+		return nil
+	}
+	largest := strconv.FormatInt(half>>10, 10) + "k"
+	if half%(1<<20) == 0 {
+		largest = strconv.FormatInt(half>>20, 10) + "m"
+	}
+	return fmt.Errorf("%s (with -m %d, -I may be up to %s; -m 0 turns the read cache off)", itemSizeRule, cacheMiB, largest)
+}
+
+// listen binds the server's address. When the port is taken it says so in
+// words a newcomer can act on, with a command that uses a free port.
+func listen(cfg config) (net.Listener, error) {
+	ln, err := net.Listen(cfg.network, cfg.addr)
+	if err == nil {
+		return ln, nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	host, port, _ := net.SplitHostPort(cfg.addr)
+	msg := fmt.Sprintf("port %s is taken: another memcached may be running there "+
+		"(Debian's memcached package listens on 127.0.0.1:11211), or another memcached-lite.", port)
+	if free := freePortNear(cfg.network, host, port); free != "" {
+		hint := "memcached-lite server -p {port}"
+		if cfg.portHint != "" {
+			hint = cfg.portHint
+		}
+		msg += "\nTo use port " + free + " instead: " + strings.ReplaceAll(hint, "{port}", free)
+	}
+	return nil, fmt.Errorf("%w\n%s", err, msg)
+}
+
+// freePortNear returns the first port after port that host lets us bind,
+// or "" if none of the next hundred is free.
+func freePortNear(network, host, port string) string {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return ""
+	}
+	for q := p + 1; q <= min(p+100, 65535); q++ {
+		ln, err := net.Listen(network, net.JoinHostPort(host, strconv.Itoa(q)))
+		if err == nil {
+			_ = ln.Close() // only a probe
+			return strconv.Itoa(q)
+		}
+	}
+	return ""
+}
+
+// exposedWarning is logged when the server listens beyond loopback.
+const exposedWarning = "listening beyond loopback: anyone who can reach this port can read, overwrite and flush every item " +
+	"(-Y asks for a password, -Z adds TLS); bind 127.0.0.1 unless other machines must connect, and consider -F to refuse flush_all"
+
 func runServer(c *cli.Context) error {
 	cfg, err := serverConfig(c)
 	if err != nil {
 		return err
 	}
 	log := cfg.logger
+	// Bind before the data file is created: a start that fails on the
+	// address (a port taken, a bad host) leaves no file behind.
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	var metrics *server.Metrics
+	if cfg.metrics != "" {
+		metrics = server.NewMetrics()
+		cfg.store.OnCommit = metrics.ObserveCommit
+	}
+	st, err := storage.Open(cfg.data, cfg.store)
+	if err != nil {
+		return errors.Join(err, ln.Close())
+	}
 	if path := c.String("cpuprofile"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
-			return err
+			return errors.Join(err, ln.Close(), st.Close())
 		}
 		defer stop()
 	}
 	if cfg.store.CacheBytes > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		// The cache is bounded by -m; bound the garbage around it too, so
-		// that the process stays near -m (memcached's promise) instead of
-		// growing to twice its live heap between collections.
-		debug.SetMemoryLimit(cfg.store.CacheBytes + max(24<<20, cfg.store.CacheBytes/4))
+		defer storage.LimitMemory(cfg.store.CacheBytes)() // memlimit.go
 	}
-	st, err := storage.Open(c.String("data"), cfg.store)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), st.Close())
+	if cfg.sec.tls != nil {
+		ln = tls.NewListener(ln, cfg.sec.tls.config())
 	}
 	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
+	defer reloadOnHUP(ctx, cfg.sec, log)()
 	cfg.server.Port = ln.Addr().(*net.TCPAddr).Port
 	cfg.server.OnShutdown = stop
 	srv := server.New(st, cfg.server)
+	stopMetrics := func() error { return nil }
+	if cfg.metrics != "" {
+		if stopMetrics, err = serveMetrics(cfg.metrics, srv, metrics, log); err != nil {
+			return errors.Join(err, ln.Close(), st.Close())
+		}
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	stats := st.Stats()
 	log.Info("memcached-lite listening", "addr", ln.Addr().String(), "data", st.Path(),
 		"items", stats.Items, "sync", stats.Sync.String(), "pid", os.Getpid())
+	if server.Exposed(ln.Addr()) {
+		switch {
+		case cfg.sec.auth == nil:
+			log.Warn(exposedWarning, "addr", ln.Addr().String())
+		case cfg.sec.tls == nil:
+			log.Warn("listening beyond loopback with -Y but without -Z: passwords and values cross the network in clear", "addr", ln.Addr().String())
+		}
+	}
 	readyErr := writeReadyFile(c.String("ready-file"), ln.Addr().String())
 	if readyErr != nil {
 		stop() // whoever waits for the file would wait in vain: shut down
@@ -236,8 +355,9 @@ func runServer(c *cli.Context) error {
 	if errors.Is(serveErr, server.ErrServerClosed) {
 		serveErr = nil
 	}
+	metricsErr := stopMetrics() // before the store: a backup holds a transaction
 	closeErr := st.Close()
-	if err := errors.Join(readyErr, serveErr, shutErr, closeErr); err != nil {
+	if err := errors.Join(readyErr, serveErr, shutErr, metricsErr, closeErr); err != nil {
 		return err
 	}
 	log.Info("stopped", "data", st.Path())
