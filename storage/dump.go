@@ -155,8 +155,14 @@ type RecordField struct {
 	Offset, Len int
 }
 
-// RecordLayout returns the fields of the record encoding in order, for
-// dump --raw. All numbers are big endian.
-func RecordLayout() []RecordField {
-	return []RecordField{{"version", 0, 1}, {"flags", 1, 4}, {"expires", 5, 8}, {"cas", 13, 8}, {"updated", 21, 8}, {"value", recordHeaderSize, -1}}
+// RecordLayout returns the fields of a record of this version (its first
+// byte) in order, for dump --raw. All numbers are big endian. A version 2
+// record has a state byte (the meta protocol's stale and win flags) before
+// its value.
+func RecordLayout(version byte) []RecordField {
+	f := []RecordField{{"version", 0, 1}, {"flags", 1, 4}, {"expires", 5, 8}, {"cas", 13, 8}, {"updated", 21, 8}}
+	if version == recordVersionState {
+		return append(f, RecordField{"state", recordHeaderSize, 1}, RecordField{"value", recordHeaderSize + 1, -1})
+	}
+	return append(f, RecordField{"value", recordHeaderSize, -1})
 }

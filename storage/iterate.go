@@ -100,7 +100,7 @@ func scanTx(tx *bolt.Tx, after string, n int, values bool, dead func(*record) er
 		}
 		if values {
 			e.Raw = bytes.Clone(v)
-			e.Value = e.Raw[recordHeaderSize:]
+			e.Value = e.Raw[len(v)-len(r.value):]
 		}
 		last = e.Key
 		if !fn(&e) {

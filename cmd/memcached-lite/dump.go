@@ -127,7 +127,7 @@ func writeText(w io.Writer, e *storage.Entry) error {
 // writeRaw writes the record under e.Key in hex, one field a line.
 func writeRaw(w io.Writer, e *storage.Entry) error {
 	b := fmt.Appendf(nil, "key %q: %d bytes\n", e.Key, len(e.Raw))
-	for _, fl := range storage.RecordLayout() {
+	for _, fl := range storage.RecordLayout(e.Raw[0]) {
 		end := fl.Offset + fl.Len
 		if fl.Len < 0 || end > len(e.Raw) {
 			end = len(e.Raw)

@@ -199,3 +199,22 @@ func TestInspectLocked(t *testing.T) {
 		}
 	})
 }
+
+// TestDumpRawState: a record of an item in a meta protocol state (here
+// stale, after md with I) is version 2, with a state byte before the
+// value; dump --raw shows it as such and dump reads the value after it.
+func TestDumpRawState(t *testing.T) {
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	path := writeFile(t, base, "set s 0 0 2\r\nxy\r\nmd s I\r\n", "STORED\r\nHD\r\n")
+	unchanged(t, path, func() {
+		raw := runOK(t, "dump", "--data", path, "--raw")
+		for _, want := range []string{"key \"s\": 32 bytes\n", "  00 version  02\n", "  29 state    ", "  30 value    7879  = \"xy\"\n"} {
+			if !strings.Contains(raw, want) {
+				t.Errorf("dump --raw: no %q in\n%s", want, raw)
+			}
+		}
+		if got, want := runOK(t, "dump", "--data", path), "key=\"s\" flags=0 exptime=0 cas=2 size=2 value=\"xy\"\n"; got != want {
+			t.Errorf("dump:\n got %q\nwant %q", got, want)
+		}
+	})
+}
