@@ -297,12 +297,46 @@ func storeStatus(err error) string {
 // startStore queues a write with the store: with a callback that reports it
 // to watchers in commit order when any watches fetchers or mutations.
 func (c *conn) startStore(op opcode, kind storage.Op, it storage.Item, delta uint64) *storage.Pending {
-	h := &c.s.watch
-	if !h.wants(watchFetchers | watchMutations) {
+	note := c.writeNote(storeCmd(op, kind))
+	if note == nil {
 		return c.s.st.Start(kind, it, delta)
 	}
+	return c.s.st.StartNotify(kind, it, delta, note)
+}
+
+// storeCmd is the cmd field of the item_store event of a write, or "" for
+// a write that logs only its lookup (delete, incr, decr, touch, md, ma, mg).
+func storeCmd(op opcode, kind storage.Op) string {
+	switch {
+	case op.isStorage():
+		return op.String()
+	case op != opMetaSet:
+		return ""
+	}
+	switch kind {
+	case storage.OpSet:
+		return "set"
+	case storage.OpAdd:
+		return "add"
+	case storage.OpReplace:
+		return "replace"
+	case storage.OpAppend:
+		return "append"
+	case storage.OpPrepend:
+		return "prepend"
+	}
+	return ""
+}
+
+// writeNote returns the callback that reports a write to watchers, or nil
+// when nobody watches fetchers or mutations.
+func (c *conn) writeNote(cmd string) func(*storage.Committed) {
+	h := &c.s.watch
+	if !h.wants(watchFetchers | watchMutations) {
+		return nil
+	}
 	fd, now := c.fd, c.s.opts.Now
-	return c.s.st.StartNotify(kind, it, delta, func(w *storage.Committed) {
+	return func(w *storage.Committed) {
 		var buf [512]byte
 		key := []byte(w.Key)
 		if h.wants(watchFetchers) {
@@ -312,7 +346,7 @@ func (c *conn) startStore(op opcode, kind storage.Op, it storage.Item, delta uin
 			}
 			h.emit(watchFetchers, appendItemGet(buf[:0], key, st, w.OldSize, fd))
 		}
-		if !op.isStorage() || !h.wants(watchMutations) {
+		if cmd == "" || !h.wants(watchMutations) {
 			return
 		}
 		b := append(buf[:0], "type=item_store key="...)
@@ -320,7 +354,7 @@ func (c *conn) startStore(op opcode, kind storage.Op, it storage.Item, delta uin
 		b = append(b, " status="...)
 		b = append(b, storeStatus(w.Err)...)
 		b = append(b, " cmd="...)
-		b = append(b, op.String()...)
+		b = append(b, cmd...)
 		b = append(b, " ttl="...)
 		b = strconv.AppendInt(b, ttlOf(w.Expires, now()), 10)
 		b = append(b, " clsid=1 cfd="...)
@@ -328,7 +362,7 @@ func (c *conn) startStore(op opcode, kind storage.Op, it storage.Item, delta uin
 		b = append(b, " size="...)
 		b = strconv.AppendInt(b, int64(w.Size), 10)
 		h.emit(watchMutations, b)
-	})
+	}
 }
 
 // ttlOf is the seconds left before exp, rounded, as memcached's ttl field:
