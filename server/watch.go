@@ -59,6 +59,10 @@ const maxWatchers = 20
 // defaultWatchBuffer is the bytes of events a watcher may have pending.
 const defaultWatchBuffer = 256 << 10
 
+// watchLinger is how long a watcher lets events gather before it sends
+// them (memcached's logger sleeps at least 1 ms between polls).
+const watchLinger = time.Millisecond
+
 var (
 	replyWatchTooMany = []byte("WATCHER_TOO_MANY log watcher limit reached\r\n")
 )
@@ -208,9 +212,23 @@ func (c *conn) watch(cmd *command) {
 	}()
 	var spare []byte
 	out := countingWriter{c}
+	linger := time.NewTimer(watchLinger)
+	defer linger.Stop()
 	for {
 		select {
 		case <-w.wake:
+		case <-gone:
+			return
+		case <-c.s.closed:
+			return
+		}
+		// Let events gather for a moment, as memcached's logger thread
+		// does between its polls: one write for many events keeps a
+		// watcher of a busy server from costing a wake-up and a system
+		// call per event.
+		linger.Reset(watchLinger)
+		select {
+		case <-linger.C:
 		case <-gone:
 			return
 		case <-c.s.closed:
