@@ -97,13 +97,27 @@ func uriDecode(s string) (string, error) {
 	return b.String(), nil
 }
 
+// keyJSON is a line of keys, and of ttl, under FormatJSON.
+type keyJSON struct {
+	Key  string `json:"key"`
+	TTL  int64  `json:"ttl"`            // seconds left; -1 never expires
+	Size int    `json:"size,omitempty"` // keys only
+}
+
+// ttlSeconds is the whole seconds an item has left, -1 for never.
+func ttlSeconds(exp int64, now time.Time) int64 {
+	if exp < 0 {
+		return -1
+	}
+	return max(int64(math.Round(float64(time.Unix(exp, 0).Sub(now))/float64(time.Second))), 0)
+}
+
 // ttlLeft describes the time an item has left.
 func ttlLeft(exp int64, now time.Time) string {
 	if exp < 0 {
 		return "never"
 	}
-	left := math.Round(float64(time.Unix(exp, 0).Sub(now)) / float64(time.Second))
-	return strconv.FormatInt(max(int64(left), 0), 10) + "s"
+	return strconv.FormatInt(ttlSeconds(exp, now), 10) + "s"
 }
 
 func (r *REPL) cmdKeys(cmd *command, args []string) error {
@@ -121,10 +135,21 @@ func (r *REPL) cmdKeys(cmd *command, args []string) error {
 	now := time.Now()
 	var rows [][3]string
 	for _, it := range items {
-		if ok, _ := path.Match(pattern, it.key); ok {
-			r.keys[it.key] = true
+		if ok, _ := path.Match(pattern, it.key); !ok {
+			continue
+		}
+		r.keys[it.key] = true
+		switch r.cfg.Format {
+		case FormatValues:
+			r.print(it.key + "\n")
+		case FormatJSON:
+			r.printJSON(keyJSON{Key: it.key, TTL: ttlSeconds(it.exp, now), Size: it.size})
+		default:
 			rows = append(rows, [3]string{quoteKey(it.key), ttlLeft(it.exp, now), strconv.Itoa(it.size)})
 		}
+	}
+	if r.cfg.Format != FormatText {
+		return err
 	}
 	if len(rows) == 0 {
 		r.print(r.paint(dim, "(no keys)") + "\n")
@@ -170,6 +195,14 @@ func (r *REPL) cmdTTL(cmd *command, args []string) error {
 	}
 	for _, it := range items {
 		if it.key == key {
+			switch r.cfg.Format {
+			case FormatValues:
+				r.print(strconv.FormatInt(ttlSeconds(it.exp, time.Now()), 10) + "\n")
+				return nil
+			case FormatJSON:
+				r.printJSON(keyJSON{Key: key, TTL: ttlSeconds(it.exp, time.Now())})
+				return nil
+			}
 			if it.exp < 0 {
 				r.print(quoteKey(key) + " never expires\n")
 			} else {
@@ -255,16 +288,47 @@ func (r *REPL) cmdWatch(cmd *command, args []string) error {
 		case <-done:
 		}
 	}()
-	r.print(r.paint(dim, "watching "+strings.Join(kinds, " ")+" (Ctrl-C to stop)") + "\n")
+	// The header is for a person: with values or JSON it goes to Err.
+	header := "watching " + strings.Join(kinds, " ") + " (Ctrl-C to stop)\n"
+	if r.cfg.Format == FormatText {
+		r.print(r.paint(dim, header))
+	} else {
+		r.printErr(header)
+	}
 	for n := 0; count == 0 || n < count; n++ {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			r.print(r.paint(dim, "(stopped watching)") + "\n")
+			if r.cfg.Format == FormatText {
+				r.print(r.paint(dim, "(stopped watching)") + "\n")
+			}
 			return nil
 		}
-		r.print(r.formatEvent(strings.TrimSuffix(line, "\n")) + "\n")
+		line = strings.TrimSuffix(line, "\n")
+		switch r.cfg.Format {
+		case FormatValues:
+			r.print(line + "\n") // as the server sent it
+		case FormatJSON:
+			r.printJSON(eventJSON(line))
+		default:
+			r.print(r.formatEvent(line) + "\n")
+		}
 	}
 	return nil
+}
+
+// eventJSON turns a watch line into its fields, with the key decoded.
+func eventJSON(line string) map[string]string {
+	f := make(map[string]string)
+	for _, tok := range strings.Fields(line) {
+		name, v, _ := strings.Cut(tok, "=")
+		if name == "key" {
+			if k, err := uriDecode(v); err == nil {
+				v = k
+			}
+		}
+		f[name] = v
+	}
+	return f
 }
 
 // formatEvent turns a watch line into a short, coloured one:
