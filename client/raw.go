@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -103,11 +104,10 @@ func (cn *conn) readFrame(f frame, out []byte) ([]byte, error) {
 		cn.discard = true
 	}
 	for {
-		line, err := cn.readRawLine()
+		line, text, err := cn.readFrameLine(f)
 		if err != nil {
 			return out, err
 		}
-		text := line[:len(line)-2]
 		if f == frameQuiet && bytes.HasPrefix(text, []byte("VERSION ")) {
 			return out, nil
 		}
@@ -142,6 +142,34 @@ func (cn *conn) readFrame(f frame, out []byte) ([]byte, error) {
 			return out, nil
 		}
 	}
+}
+
+// readFrameLine reads a reply line and returns it with and without its line
+// end. In a list, memcached ends the lines of lru_crawler metadump ("key=...")
+// in a bare "\n"; every other line must end in "\r\n".
+func (cn *conn) readFrameLine(f frame) (line, text []byte, err error) {
+	if f != frameList {
+		line, err = cn.readRawLine()
+		if err != nil {
+			return nil, nil, err
+		}
+		return line, line[:len(line)-2], nil
+	}
+	line, err = cn.br.ReadSlice('\n')
+	if len(line) > 0 {
+		cn.trace(Received, line)
+	}
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, nil, cn.badReply("line longer than %d bytes", readBufSize)
+	case err != nil:
+		return nil, nil, cn.ioErr(err)
+	case len(line) >= 2 && line[len(line)-2] == '\r':
+		return line, line[:len(line)-2], nil
+	case bytes.HasPrefix(line, []byte("key=")):
+		return line, line[:len(line)-1], nil
+	}
+	return nil, nil, cn.badReply("line %q does not end in \\r\\n", line)
 }
 
 // listItem reports whether a line of a list reply is an item, not the line

@@ -29,6 +29,7 @@ type conn struct {
 	werr    error // the first failed write to the client: stop working for it
 	fd      int   // the socket's descriptor, for -vv lines as memcached's
 	traced  bool  // -vv has named the protocol
+	watched bool  // the connection ran watch: no conn_close event
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -99,6 +100,14 @@ func (c *conn) serve() {
 		}
 	}()
 	defer c.p.release()
+	if c.s.watch.wants(watchConnEvents) {
+		c.noteConn(true)
+	}
+	defer func() {
+		if !c.watched && c.s.watch.wants(watchConnEvents) {
+			c.noteConn(false)
+		}
+	}()
 	if c.s.trace != nil {
 		c.tracef("<%d new auto-negotiating client connection", c.fd)
 		defer c.tracef("<%d connection closed.", c.fd)

@@ -49,6 +49,10 @@ func (c *conn) exec(cmd *command, perr error) {
 		c.shutdown(cmd)
 	case opMetaNoop:
 		c.write(replyMN)
+	case opWatch:
+		c.watch(cmd)
+	case opLruCrawler:
+		c.lruCrawler(cmd)
 	}
 }
 
@@ -142,6 +146,9 @@ func (c *conn) get(cmd *command) {
 		c.stats[cmdGet].Add(1)
 		// The store does not keep the key, so it may alias the parser's line.
 		it, err := c.s.st.Get(unsafe.String(&k[0], len(k)))
+		if c.s.watch.wants(watchFetchers) {
+			c.noteGet(k, len(it.Value), err)
+		}
 		if err != nil {
 			switch {
 			case errors.Is(err, storage.ErrExpired):
@@ -192,6 +199,9 @@ func (c *conn) gat(cmd *command) {
 			}
 			for i := range items {
 				it := &items[i]
+				if c.s.watch.wants(watchFetchers) {
+					c.noteGet([]byte(todo[i]), len(it.Value), missIf(it.Key == ""))
+				}
 				c.stats[cmdTouch].Add(1)
 				if it.Key == "" {
 					c.stats[touchMisses].Add(1)

@@ -325,6 +325,9 @@ func (c *conn) execMeta(cmd *command) {
 			}
 			it, err := c.s.st.Get(string(m.key))
 			if err != nil || it.State&storage.StateStale == 0 || it.State&storage.StateWon != 0 {
+				if c.s.watch.wants(watchFetchers) {
+					c.noteGet(m.key, len(it.Value), err)
+				}
 				r := newMetaReply(cmd)
 				res := storage.MetaResult{Item: it, PrevState: it.State, PrevExp: it.Expires}
 				if err == nil {
@@ -358,6 +361,13 @@ func (c *conn) execMeta(cmd *command) {
 	}
 	r := newMetaReply(cmd)
 	r.ttlExp, r.vivExp = op.Expires, op.VivifyExpires
+	if c.s.watch.wants(watchFetchers | watchMutations) {
+		if cmd.op == opMetaSet && m.hasCAS {
+			op.Notify = c.writeNote("cas")
+		} else {
+			op.Notify = c.writeNote(storeCmd(cmd.op, op.Kind))
+		}
+	}
 	c.pending = append(c.pending, pendingWrite{p: c.s.st.StartMeta(op), op: cmd.op, noreply: cmd.noreply, meta: r})
 	if wait {
 		c.drain()

@@ -45,6 +45,8 @@ const (
 	opMetaDelete
 	opMetaArith
 	opMetaDebug
+	opWatch
+	opLruCrawler
 )
 
 var opNames = [...]string{
@@ -54,6 +56,7 @@ var opNames = [...]string{
 	opFlushAll: "flush_all", opStats: "stats", opVersion: "version",
 	opVerbosity: "verbosity", opQuit: "quit", opShutdown: "shutdown", opMetaNoop: "mn",
 	opMetaGet: "mg", opMetaSet: "ms", opMetaDelete: "md", opMetaArith: "ma", opMetaDebug: "me",
+	opWatch: "watch", opLruCrawler: "lru_crawler",
 }
 
 func (o opcode) String() string {
@@ -220,6 +223,12 @@ func (p *parser) readCommand(c *command) error {
 		return p.parseMeta(c, opMetaArith, f)
 	case "me":
 		return p.parseMeta(c, opMetaDebug, f)
+	case "watch":
+		c.op, c.args = opWatch, f[1:]
+		return nil
+	case "lru_crawler":
+		c.op, c.args = opLruCrawler, f[1:]
+		return nil
 	}
 	if bytes.HasPrefix(f[n-1], []byte("HTTP/")) {
 		return errHTTP

@@ -57,10 +57,14 @@ type Options struct {
 	// Trace, when set, receives memcached's -vv lines: each command line a
 	// connection sends ("<fd set k 0 0 5") and the first line of each
 	// reply (">fd STORED"), and connections opening and closing.
-	Trace  io.Writer
-	Port   int              // reported in "stats settings" as tcpport
-	Now    func() time.Time // the clock for exptimes; nil means time.Now
-	Logger *slog.Logger     // nil discards logs
+	Trace io.Writer
+	// WatchBuffer bounds the event bytes a watch connection may have
+	// waiting to be sent; past it events are dropped and counted in a
+	// skipped=N line. 0 means 256 KiB.
+	WatchBuffer int
+	Port        int              // reported in "stats settings" as tcpport
+	Now         func() time.Time // the clock for exptimes; nil means time.Now
+	Logger      *slog.Logger     // nil discards logs
 	// Auth, when set, makes every connection authenticate first, as
 	// memcached's -Y does (auth.go); nil means no authentication.
 	Auth *Auth
@@ -86,6 +90,9 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.WatchBuffer == 0 {
+		o.WatchBuffer = defaultWatchBuffer
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -100,6 +107,7 @@ type Server struct {
 	start time.Time
 	mem   *budget      // ReadBufferLimit
 	trace *traceWriter // nil unless Options.Trace
+	watch hub          // the watch command's watchers
 
 	mu        sync.Mutex
 	closing   bool
@@ -123,6 +131,7 @@ func New(st *storage.Store, opts Options) *Server {
 		trace = &traceWriter{w: opts.Trace}
 	}
 	return &Server{
+		watch:     hub{limit: opts.WatchBuffer},
 		trace:     trace,
 		st:        st,
 		opts:      opts,

@@ -32,8 +32,9 @@ func (c *conn) statsCmd(cmd *command) {
 		c.write(replyReset)
 		return
 	case "items":
+		lines = c.s.itemStats()
 	case "slabs":
-		lines = []stat{{"active_slabs", "0"}, {"total_malloced", "0"}}
+		lines = c.s.slabStats()
 	case "sizes":
 		lines = []stat{{"sizes_status", "disabled"}}
 	default:

@@ -13,6 +13,12 @@
 //	<raw EXPR        expect one reply element of exactly these bytes
 //	<closed          expect the server to close the connection (EOF or reset);
 //	                 must be the last directive of its case
+//	<lf text         expect one reply line ending in a bare "\n", text + "\n"
+//	                 (memcached's watch and metadump lines)
+//	>close           close the connection (only on an @NAME connection)
+//	@NAME directive  run the directive on the case's connection NAME, opened
+//	                 (without the runner's flush_all) at its first use; a
+//	                 directive without @NAME runs on the case's main connection
 //
 // EXPR is a space-separated list of Go string literals, each optionally
 // followed by *N (repeat N times):
@@ -37,6 +43,9 @@
 //	<~N>         a decimal number, optionally negative, within 1 of N: a
 //	             TTL or an age in seconds (meta t, l; me exp=, la=), which
 //	             moves by one when a server's clock ticks during the case
+//	<n>          a decimal number, maybe negative, not remembered: what
+//	             differs from run to run (timestamps, ids, descriptors,
+//	             ports); -update writes it for the fields in maskedFields
 //
 // In > and >raw directives $NAME is replaced by the remembered value and $$
 // is a literal $; an unknown name is an error in the transcript.
@@ -130,10 +139,20 @@ func runTranscripts(t *testing.T, addr string, files []*transcriptFile) {
 // runTranscript plays one case against the server at addr.
 func runTranscript(t *testing.T, addr string, tr *transcript) {
 	t.Helper()
-	s := newSession(t, addr, tr)
+	main := newSession(t, addr, tr, true)
+	conns := map[string]*session{"": main}
 	for i := range tr.dirs {
 		d := &tr.dirs[i]
+		s := conns[d.conn]
+		if s == nil {
+			s = newSession(t, addr, tr, false)
+			conns[d.conn] = s
+		}
 		switch d.kind {
+		case closeDir:
+			if err := s.conn.Close(); err != nil {
+				s.fail(d, "close: %v", err)
+			}
 		case sendDir:
 			b, err := d.sendBytes(s.vars)
 			if err != nil {
@@ -152,10 +171,12 @@ func runTranscript(t *testing.T, addr string, tr *transcript) {
 			if err := s.expectClosed(); err != nil {
 				s.fail(d, "%v", err)
 			}
-			return
+			if s == main {
+				return
+			}
 		}
 	}
-	s.sync()
+	main.sync()
 }
 
 // A transcriptFile is one parsed testdata/sessions file.
@@ -179,10 +200,12 @@ const (
 	sendDir   dirKind = iota // > or >raw
 	expectDir                // < or <raw
 	closedDir                // <closed
+	closeDir                 // >close
 )
 
 type directive struct {
 	kind dirKind
+	conn string // the connection it runs on: "" for the main one
 	line int    // 1-based line number in the file
 	pos  string // file:line, for messages
 	src  string // the line as written
@@ -253,14 +276,26 @@ func parseTranscriptFile(path string, data []byte) (*transcriptFile, error) {
 		if cur == nil {
 			return nil, fmt.Errorf("%s: directive before the first === case header", pos)
 		}
-		if n := len(cur.dirs); n > 0 && cur.dirs[n-1].kind == closedDir {
+		if n := len(cur.dirs); n > 0 && cur.dirs[n-1].kind == closedDir && cur.dirs[n-1].conn == "" {
 			return nil, fmt.Errorf("%s: nothing may follow <closed in a case", pos)
+		}
+		var conn string
+		orig := ln
+		if rest, ok := strings.CutPrefix(ln, "@"); ok {
+			name, dir, _ := strings.Cut(rest, " ")
+			if identLen(name) != len(name) || name == "" {
+				return nil, fmt.Errorf("%s: bad connection name in %q", pos, ln)
+			}
+			conn, ln = name, dir
 		}
 		d, err := parseDirective(ln)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", pos, err)
 		}
-		d.line, d.pos = i+1, pos
+		if d.kind == closeDir && conn == "" {
+			return nil, fmt.Errorf("%s: >close needs an @NAME connection", pos)
+		}
+		d.line, d.pos, d.conn, d.src = i+1, pos, conn, orig
 		cur.dirs = append(cur.dirs, d)
 	}
 	if len(f.cases) == 0 {
@@ -295,6 +330,10 @@ func parseDirective(ln string) (directive, error) {
 		d.kind, d.want = expectDir, want
 	case ln == "<closed":
 		d.kind = closedDir
+	case ln == ">close":
+		d.kind = closeDir
+	case strings.HasPrefix(ln, "<lf "):
+		d.kind, d.pat = expectDir, parsePattern(ln[len("<lf "):]+"\n")
 	default:
 		return d, fmt.Errorf("unknown directive %q", ln)
 	}
@@ -437,6 +476,8 @@ func placeholderAt(s string) (hole, name string, n int) {
 		return "cas", "cas", len("<cas>")
 	case strings.HasPrefix(s, "<version>"):
 		return "version", "", len("<version>")
+	case strings.HasPrefix(s, "<n>"):
+		return "n", "", len("<n>")
 	case strings.HasPrefix(s, "<~"):
 		rest := s[len("<~"):]
 		if k := strings.IndexByte(rest, '>'); k > 0 {
@@ -484,6 +525,19 @@ func (d *directive) matches(got []byte, vars map[string]string) bool {
 				return false
 			}
 			s = s[n:]
+		case "n":
+			n := 0
+			if strings.HasPrefix(s, "-") {
+				n++
+			}
+			start := n
+			for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+				n++
+			}
+			if n == start {
+				return false
+			}
+			s = s[n:]
 		case "approx":
 			n := 0
 			if strings.HasPrefix(s, "-") {
@@ -523,6 +577,8 @@ func (d *directive) wantString() string {
 			b.WriteString(p.lit)
 		case "version":
 			b.WriteString("<version>")
+		case "n":
+			b.WriteString("<n>")
 		case "approx":
 			b.WriteString("<~" + p.name + ">")
 		default:
@@ -552,7 +608,9 @@ type session struct {
 	hist  []string // what was sent and received, for failure messages
 }
 
-func newSession(t *testing.T, addr string, tr *transcript) *session {
+// newSession connects to addr; flush says whether to start with the
+// runner's flush_all (the main connection of a case does).
+func newSession(t *testing.T, addr string, tr *transcript, flush bool) *session {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, opTimeout)
 	if err != nil {
@@ -570,6 +628,9 @@ func newSession(t *testing.T, addr string, tr *transcript) *session {
 		br:    bufio.NewReaderSize(conn, maxReplyLine),
 		vars:  make(map[string]string),
 		block: -1,
+	}
+	if !flush {
+		return s
 	}
 	start := &directive{pos: tr.pos, src: "(runner) flush_all"}
 	s.write(start, []byte("flush_all\r\n"))
@@ -712,45 +773,66 @@ func updateTranscriptFile(t *testing.T, addr string, f *transcriptFile) {
 
 func updateTranscript(t *testing.T, addr string, tr *transcript, drop map[int]bool, insert map[int][]string) {
 	t.Helper()
-	s := newSession(t, addr, tr)
+	main := newSession(t, addr, tr, true)
+	conns := map[string]*session{"": main}
 	defer func() {
-		if err := s.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			t.Errorf("close: %v", err)
+		for _, s := range conns {
+			if err := s.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				t.Errorf("close: %v", err)
+			}
 		}
 	}()
+	sess := func(name string) *session {
+		if conns[name] == nil {
+			conns[name] = newSession(t, addr, tr, false)
+		}
+		return conns[name]
+	}
 	var (
 		lastSend *directive // the last send not yet followed by its replies
-		closed   bool
+		closed   bool       // the main connection
 	)
-	// readReplies records everything memcached answered to the sends so
-	// far, in place of the old expectations starting at tr.dirs[i].
+	// readReplies records everything memcached sent on the connection of
+	// tr.dirs[i] (or, at the end, of the last send), in place of the old
+	// expectations on it starting at tr.dirs[i].
 	readReplies := func(i int) {
-		at := lastSend.line + 1
+		at, conn := lastSend.line+1, lastSend.conn
+		if i < len(tr.dirs) && tr.dirs[i].kind != sendDir {
+			at, conn = tr.dirs[i].line, tr.dirs[i].conn
+		}
 		var old []*directive
-		for j := i; j < len(tr.dirs) && tr.dirs[j].kind != sendDir; j++ {
-			if j == i {
-				at = tr.dirs[j].line
-			}
+		for j := i; j < len(tr.dirs) && tr.dirs[j].kind != sendDir && tr.dirs[j].kind != closeDir && tr.dirs[j].conn == conn; j++ {
 			old = append(old, &tr.dirs[j])
 		}
-		lines, c := s.drain(lastSend, old)
+		lines, c := sess(conn).drain(lastSend, old)
+		for k := range lines {
+			if conn != "" {
+				lines[k] = "@" + conn + " " + lines[k]
+			}
+		}
 		insert[at] = append(insert[at], lines...)
-		closed = closed || c
-		lastSend = nil
+		closed = closed || c && conn == ""
 	}
 	for i := range tr.dirs {
 		d := &tr.dirs[i]
-		if d.kind != sendDir {
+		switch d.kind {
+		case expectDir, closedDir:
 			drop[d.line] = true
-			if lastSend != nil {
+			if lastSend != nil && (tr.dirs[i-1].kind == sendDir || tr.dirs[i-1].conn != d.conn) {
 				readReplies(i)
+			}
+			continue
+		case closeDir:
+			if err := sess(d.conn).conn.Close(); err != nil {
+				t.Fatalf("%s: %v", d.pos, err)
 			}
 			continue
 		}
 		if closed {
 			t.Fatalf("%s: memcached closed the connection before this send", d.pos)
 		}
-		if lastSend != nil && strings.Contains(d.arg, "$") {
+		s := sess(d.conn)
+		if lastSend != nil && tr.dirs[i-1].kind == sendDir && strings.Contains(d.arg, "$") {
 			readReplies(i)
 		}
 		b, err := d.sendBytes(s.vars)
@@ -760,11 +842,11 @@ func updateTranscript(t *testing.T, addr string, tr *transcript, drop map[int]bo
 		s.write(d, b)
 		lastSend = d
 	}
-	if lastSend != nil {
-		readReplies(len(tr.dirs))
+	if n := len(tr.dirs); lastSend != nil && tr.dirs[n-1].kind == sendDir {
+		readReplies(n)
 	}
 	if !closed {
-		s.sync()
+		main.sync()
 	}
 }
 
@@ -810,6 +892,9 @@ func (s *session) drain(d *directive, old []*directive) (lines []string, closed 
 // lines and the version of VERSION. Data blocks longer than a line of text
 // are written as an EXPR.
 func renderElement(el []byte, isBlock bool) string {
+	if line, ok := bytes.CutSuffix(el, []byte("\n")); ok && !isBlock && !bytes.HasSuffix(line, []byte("\r")) && plainText(line) {
+		return "<lf " + maskFields(string(line))
+	}
 	line, ok := bytes.CutSuffix(el, []byte("\r\n"))
 	if !ok || !plainText(line) || isBlock && len(line) > 100 {
 		return "<raw " + renderExpr(el)
@@ -837,6 +922,35 @@ func renderElement(el []byte, isBlock bool) string {
 		}
 	}
 	return "< " + strings.Join(f, " ")
+}
+
+// maskedFields are the name=value fields of memcached's watch and metadump
+// lines whose numbers differ from run to run: -update writes each run of
+// digits in their values as <n>.
+var maskedFields = map[string]bool{"ts": true, "gid": true, "cfd": true, "rport": true, "la": true, "exp": true, "cas": true}
+
+func maskFields(line string) string {
+	f := strings.Split(line, " ")
+	for i, tok := range f {
+		name, val, ok := strings.Cut(tok, "=")
+		if !ok || !maskedFields[name] || val == "-1" {
+			continue
+		}
+		var b strings.Builder
+		for j := 0; j < len(val); {
+			if val[j] < '0' || val[j] > '9' {
+				b.WriteByte(val[j])
+				j++
+				continue
+			}
+			for j < len(val) && '0' <= val[j] && val[j] <= '9' {
+				j++
+			}
+			b.WriteString("<n>")
+		}
+		f[i] = name + "=" + b.String()
+	}
+	return strings.Join(f, " ")
 }
 
 // isMetaReply reports whether s is the status of a meta command's reply,

@@ -64,7 +64,7 @@ func (c *conn) startWrite(cmd *command) {
 		c.stats[cmdTouch].Add(1)
 		kind, it.Expires = storage.OpTouch, c.expires(cmd.exptime)
 	}
-	pw.p = c.s.st.Start(kind, it, delta)
+	pw.p = c.startStore(cmd.op, kind, it, delta)
 	c.pending = append(c.pending, pw)
 	if wait {
 		c.drain()

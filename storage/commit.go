@@ -157,6 +157,10 @@ func (s *Store) commit(ops []*op, nextCAS uint64) uint64 {
 		}
 	}
 	for _, o := range ops {
+		if o.note != nil && err == nil {
+			o.seen.Kind, o.seen.Key, o.seen.Err = o.kind, o.it.Key, o.err
+			o.note(&o.seen)
+		}
 		o.done <- struct{}{}
 	}
 	return bt.cas
@@ -273,6 +277,15 @@ func (bt *batch) apply(tx *bolt.Tx, o *op) (result, fatal error) {
 	}
 	physical := size > 0
 	newRec := record{flags: o.it.Flags, expires: unixNano(o.it.Expires), updated: bt.now, value: o.it.Value}
+	if o.note != nil {
+		o.seen.Found, o.seen.OldSize, o.seen.OldFlags = live, len(cur.value), cur.flags
+		o.seen.Size, o.seen.Expires = len(o.it.Value), o.it.Expires
+		defer func() {
+			if result == nil && fatal == nil && o.kind != OpDelete && o.kind != OpTouch {
+				o.seen.Size, o.seen.Expires = len(newRec.value), fromUnixNano(newRec.expires)
+			}
+		}()
+	}
 	switch o.kind {
 	case OpSet, OpAdd, OpReplace, OpCAS:
 		switch {

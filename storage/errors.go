@@ -31,6 +31,8 @@ var (
 	// ErrFailed: an earlier commit failed after it reached the file (a
 	// failed fsync), so the store takes no more writes until it is reopened.
 	ErrFailed = errors.New("storage: refusing writes after a failed commit reached the file; restart to recover")
+	// ErrLocked: another process (a running server) holds the data file.
+	ErrLocked = errors.New("the file is locked")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("storage: store closed")
 	// ErrCheckFailed: Check found the file inconsistent: a page bbolt

@@ -29,3 +29,18 @@ func (s *Store) MaxValueSize(keyLen int, flags uint32) int {
 
 // MaxItemSize returns Options.MaxItemSize (memcached's -I) with its default.
 func (s *Store) MaxItemSize() int { return s.opts.MaxItemSize }
+
+// MemcachedItemSize is the size memcached 1.6 gives an item with this key
+// length, value length and client flags (its ITEM_ntotal): what its
+// lru_crawler metadump shows as size and its mem_requested sums. noCAS is
+// memcached's -C.
+func MemcachedItemSize(keyLen, valueLen int, flags uint32, noCAS bool) int {
+	n := itemHeader + keyLen + valueLen
+	if !noCAS {
+		n += casSize
+	}
+	if flags != 0 {
+		n += flagsSize
+	}
+	return n
+}

@@ -57,6 +57,10 @@ type MetaOp struct {
 	BinaryKey bool // ms: the key came in base64 (b), and mg's k shows it so
 
 	MarkFetched bool // mg: mark the item fetched (mg without u); see Store.Fetched
+
+	// Notify, if set, is called by the committer once the write has
+	// committed, in commit order, as StartNotify's notify is.
+	Notify func(*Committed)
 }
 
 // MetaResult is what a meta write did.
@@ -81,7 +85,7 @@ func (s *Store) StartMeta(m MetaOp) *Pending {
 		return &Pending{err: ErrTooLarge}
 	}
 	o := opPool.Get().(*op)
-	o.kind, o.it, o.meta = m.Kind, m.Item, &m
+	o.kind, o.it, o.meta, o.note = m.Kind, m.Item, &m, m.Notify
 	if err := s.enqueue(o); err != nil {
 		release(o)
 		return &Pending{err: err}
@@ -119,6 +123,15 @@ func (bt *batch) applyMeta(o *op) (result, fatal error) {
 		res.PrevState, res.PrevExp = 0, time.Time{}
 	}
 	newRec := record{flags: m.Item.Flags, expires: unixNano(m.Item.Expires), updated: bt.now, value: m.Item.Value}
+	if o.note != nil {
+		o.seen.Found, o.seen.OldSize, o.seen.OldFlags = live, len(cur.value), cur.flags
+		o.seen.Size, o.seen.Expires = len(m.Item.Value), m.Item.Expires
+		defer func() {
+			if result == nil && fatal == nil && m.Kind >= OpSet && m.Kind <= OpPrepend {
+				o.seen.Size, o.seen.Expires = len(newRec.value), fromUnixNano(newRec.expires)
+			}
+		}()
+	}
 	if m.BinaryKey {
 		newRec.state = StateBinaryKey
 	}

@@ -263,7 +263,7 @@ func syncDir(dir string) error {
 func openError(path string, timeout time.Duration, err error) error {
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
-		return fmt.Errorf("storage: open %s: the file is locked by %s (waited %v)", path, lockHolder(path), timeout)
+		return fmt.Errorf("storage: open %s: %w by %s (waited %v)", path, ErrLocked, lockHolder(path), timeout)
 	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
 		return fmt.Errorf("storage: open %s: %w: %v", path, ErrNotOurs, err)
 	}

@@ -45,6 +45,9 @@ type op struct {
 	mres  MetaResult
 	err   error
 
+	note func(*Committed) // StartNotify's callback, run by the committer
+	seen Committed        // what note is told: filled by apply
+
 	done chan struct{}
 }
 
@@ -85,6 +88,14 @@ type Pending struct {
 // order they are started. it, Value included, must not be modified until
 // Wait returns. delta is for OpIncr and OpDecr.
 func (s *Store) Start(kind Op, it Item, delta uint64) *Pending {
+	if p := s.check(kind, it); p != nil {
+		return p
+	}
+	return s.start(kind, it, delta)
+}
+
+// check refuses, before it is queued, a write that Start cannot take.
+func (s *Store) check(kind Op, it Item) *Pending {
 	switch {
 	case kind < OpSet || kind > OpDelete:
 		return &Pending{err: fmt.Errorf("storage: Start: unknown op %d", kind)}
@@ -93,12 +104,16 @@ func (s *Store) Start(kind Op, it Item, delta uint64) *Pending {
 	case len(it.Value) > s.MaxValueSize(len(it.Key), it.Flags):
 		return &Pending{err: ErrTooLarge}
 	}
-	return s.start(kind, it, delta)
+	return nil
 }
 
 func (s *Store) start(kind Op, it Item, delta uint64) *Pending {
+	return s.startNotify(kind, it, delta, nil)
+}
+
+func (s *Store) startNotify(kind Op, it Item, delta uint64, note func(*Committed)) *Pending {
 	o := opPool.Get().(*op)
-	o.kind, o.it, o.delta = kind, it, delta
+	o.kind, o.it, o.delta, o.note = kind, it, delta, note
 	if err := s.enqueue(o); err != nil {
 		release(o)
 		return &Pending{err: err}

@@ -236,6 +236,49 @@ Careful: nothing asks "are you sure?".
 
 On the wire it is flush_all: flush_all\r\n (or flush_all 10\r\n), reply OK\r\n.
 `,
+	"keys": `Lists the keys the server holds, sorted, with the time each has left
+and its size (memcached's: key, value and about 60 bytes of bookkeeping).
+PATTERN picks keys as a shell does: * any run of characters, ? one, [ab] a set.
+
+  > keys user:*
+  KEY     TTL    SIZE
+  user:1  never  67
+  user:2  55s    67
+  (2 keys)
+
+On the wire: lru_crawler metadump all\r\n, reply one line per item,
+  key=user:1 exp=-1 la=1700000000 cas=3 fetch=no cls=1 size=67\n
+then END\r\n (keys are URL-encoded: a space is %20). With several servers,
+each is asked and the lists merged. Every key is listed: fine for a
+learner's server, slow for one with millions of items.
+`,
+	"ttl": `Shows how long the item under KEY has left before it expires.
+
+  > set token abc ttl=60
+  STORED
+  > ttl token
+  token expires in 60s
+  > ttl greeting
+  greeting never expires
+
+On the wire: lru_crawler metadump all\r\n, as keys does, and the exp=
+field of KEY's line (a Unix time, -1 for never) less the current time.
+`,
+	"watch": `Shows, one line each, what the server does while you watch: gets
+(fetchers), writes (mutations), connections opening and closing
+(connevents); all three unless you name some. count=N stops after N
+events; Ctrl-C stops watching and returns to the prompt.
+
+  > watch mutations
+  watching mutations (Ctrl-C to stop)
+  12:00:01.000042 store   set greeting stored ttl=0 size=5
+
+On the wire: a new connection sends watch mutations\r\n, the server
+answers OK\r\n and from then on sends one line per event, e.g.
+  ts=1700000001.42 gid=7 type=item_store key=greeting status=stored cmd=set ttl=0 clsid=1 cfd=12 size=5\n
+A watcher that reads too slowly loses events: the server then sends
+skipped=N, and watch says how many were dropped.
+`,
 	"stats": `Shows the server's statistics as a table, in the server's order.
 SECTION picks another group: settings, items, slabs (memcached has more).
 

@@ -30,7 +30,7 @@ import (
 func rawOnly(v string) bool {
 	switch v {
 	case "gat", "gats", "bget", "flush_all", "verbosity", "mg", "ms", "md", "ma", "mn", "me",
-		"shutdown", "cache_memlimit", "slabs", "lru", "lru_crawler", "watch", "misbehave":
+		"shutdown", "cache_memlimit", "slabs", "lru", "lru_crawler", "misbehave":
 		return true
 	}
 	return false
@@ -149,7 +149,7 @@ func (r *REPL) raw(line string) error {
 		return usage(r.cmds["raw"], "missing LINE")
 	}
 	if w[0] == "watch" {
-		return errors.New("watch streams the server's log without end; the REPL does not follow it")
+		return errors.New("raw watch would stream the server's log without end: use the watch command, which follows it")
 	}
 	req := line + "\r\n"
 	if n := dataLength(w); n >= 0 {

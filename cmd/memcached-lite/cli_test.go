@@ -37,7 +37,7 @@ func TestCommandLine(t *testing.T) {
 		{name: "unknown command", args: []string{"serve"}, out: "memcached-lite: unknown command serve; did you mean server?\n", code: 2},
 		{name: "unknown command, swapped letters", args: []string{"clinet"}, out: "memcached-lite: unknown command clinet; did you mean client?\n", code: 2},
 		{name: "unknown command, far off", args: []string{"start"},
-			out: "memcached-lite: unknown command start; the commands are server, client, compact, version, backup, check (memcached-lite --help)\n", code: 2},
+			out: "memcached-lite: unknown command start; the commands are server, client, compact, version, backup, check, inspect, dump (memcached-lite --help)\n", code: 2},
 		{name: "unknown flag", args: []string{"--bogus"}, out: "memcached-lite: flag provided but not defined: -bogus\n" + rootUsageLine, code: 2},
 		{name: "server: unknown flag", args: []string{"server", "--no-such-flag"},
 			out: "memcached-lite: flag provided but not defined: -no-such-flag\n" + serverUsageLine, code: 2},
