@@ -94,6 +94,7 @@ var (
 	descFreePages   = desc("memcached_lite_data_file_free_pages", "Pages of the data file free for reuse or waiting for readers to finish.")
 	descFreeBytes   = desc("memcached_lite_data_file_free_bytes", "Bytes of those free pages.")
 	descPending     = desc("memcached_lite_pending_writes", "Writes queued for the committer, not yet in a transaction.")
+	descWatchers    = desc("memcached_lite_watchers", "Connections receiving the watch command's event stream.")
 	descHealthy     = desc("memcached_lite_store_writable", "1 while the store takes writes, 0 after a failed fsync (fail-stop) or once closed.")
 	descLastBackup  = desc("memcached_lite_last_backup_timestamp_seconds", "When the snapshot of the last complete backup served by /backup was taken (Unix time); 0 if none.")
 	descBackups     = desc("memcached_lite_backups_total", "Backups served by /backup, by result (ok, error).", "result")
@@ -104,7 +105,7 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descBytes, descLimit, descConns, descConnsTotal, descRejected, descMaxConns, descRead, descWritten,
 		descEvicted, descReclaimed, descTooLarge, descNoMemory, descAccepting, descCommits, descOps,
 		descCacheHits, descCacheMisses, descCacheItems, descCacheBytes, descFileBytes, descFreePages,
-		descFreeBytes, descPending, descHealthy, descLastBackup, descBackups} {
+		descFreeBytes, descPending, descWatchers, descHealthy, descLastBackup, descBackups} {
 		ch <- d
 	}
 }
@@ -175,6 +176,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	emitGauge(descFreePages, float64(st.FreePages))
 	emitGauge(descFreeBytes, float64(st.FreeBytes))
 	emitGauge(descPending, float64(st.Pending))
+	emitGauge(descWatchers, float64(s.watch.count()))
 	emitGauge(descHealthy, b2f(s.st.Err() == nil))
 	emitGauge(descLastBackup, float64(s.lastBackup.Load()))
 	emitCounter(descBackups, s.backupsOK.Load(), "ok")

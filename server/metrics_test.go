@@ -289,3 +289,33 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("healthz after Shutdown: %d %q, want 503 \"unavailable: shutting down\\n\"", code, body)
 	}
 }
+
+// TestMetricsWatchers: memcached_lite_watchers counts the connections that
+// receive the watch stream.
+func TestMetricsWatchers(t *testing.T) {
+	ts := servertest.Start(t, servertest.Options{})
+	hs := httptest.NewServer(ts.Server.Handler(nil))
+	t.Cleanup(hs.Close)
+	watchers := func() float64 {
+		t.Helper()
+		mfs, err := scrape(hs.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, ok := value(mfs, "memcached_lite_watchers")
+		if !ok {
+			t.Fatal("memcached_lite_watchers: missing")
+		}
+		return v
+	}
+	if n := watchers(); n != 0 {
+		t.Fatalf("watchers before any watch = %v, want 0", n)
+	}
+	for i := range 2 {
+		c := dial(t, ts.Addr)
+		roundTrip(t, c, "watch mutations\r\n", "OK\r\n")
+		if n := watchers(); n != float64(i+1) {
+			t.Errorf("watchers with %d watching = %v", i+1, n)
+		}
+	}
+}

@@ -89,6 +89,13 @@ type watcher struct {
 
 func (h *hub) wants(f watchFlags) bool { return watchFlags(h.flags.Load())&f != 0 }
 
+// count returns how many connections are watching.
+func (h *hub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.ws)
+}
+
 func (h *hub) add(w *watcher) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
