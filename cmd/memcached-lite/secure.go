@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +9,6 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +30,7 @@ func securityFlags() []cli.Flag {
 // security is the -Y and -Z part of the configuration.
 type security struct {
 	auth *server.Auth
-	tls  *tlsSource
+	tls  *server.TLS
 }
 
 func securityConfig(c *cli.Context, log *slog.Logger) (security, error) {
@@ -59,70 +56,13 @@ func securityConfig(c *cli.Context, log *slog.Logger) (security, error) {
 		}
 		return sec, nil
 	}
-	src := &tlsSource{chain: opts["ssl_chain_cert"], key: opts["ssl_key"], ca: opts["ssl_ca_cert"]}
-	if src.key == "" {
-		src.key = src.chain // memcached: the key may be in the chain file
-	}
-	switch opts["ssl_verify_mode"] {
-	case "", "0":
-		src.verify = tls.NoClientCert
-	case "1":
-		src.verify = tls.VerifyClientCertIfGiven
-	case "2", "3":
-		src.verify = tls.RequireAndVerifyClientCert
-	default:
-		return sec, fmt.Errorf("-o ssl_verify_mode=%s: want 0 (none), 1 (request), 2 (require) or 3 (once)", opts["ssl_verify_mode"])
-	}
-	if src.chain == "" {
-		return sec, errors.New("-Z: want -o ssl_chain_cert=FILE (and ssl_key=FILE)")
-	}
-	if src.verify != tls.NoClientCert && src.ca == "" {
-		return sec, errors.New("-o ssl_verify_mode: want -o ssl_ca_cert=FILE to verify clients with")
-	}
-	if err := src.load(); err != nil {
+	t, err := server.LoadTLS(server.TLSFiles{Chain: opts["ssl_chain_cert"], Key: opts["ssl_key"],
+		CA: opts["ssl_ca_cert"], VerifyMode: opts["ssl_verify_mode"]})
+	if err != nil {
 		return sec, err
 	}
-	sec.tls = src
+	sec.tls = t
 	return sec, nil
-}
-
-// tlsSource holds the TLS configuration from the files, replaced whole by
-// load; a handshake takes the one current when it starts, so a reload
-// never touches a connection already made.
-type tlsSource struct {
-	chain, key, ca string
-	verify         tls.ClientAuthType
-	cur            atomic.Pointer[tls.Config]
-}
-
-func (s *tlsSource) load() error {
-	cert, err := tls.LoadX509KeyPair(s.chain, s.key)
-	if err != nil {
-		return fmt.Errorf("-Z: certificate: %w", err)
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, ClientAuth: s.verify}
-	if s.ca != "" {
-		pem, err := os.ReadFile(s.ca)
-		if err != nil {
-			return fmt.Errorf("-o ssl_ca_cert: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("-o ssl_ca_cert=%s: no PEM certificate", s.ca)
-		}
-		cfg.ClientCAs = pool
-	}
-	s.cur.Store(cfg)
-	return nil
-}
-
-// config is the listener's configuration: each handshake asks for the
-// current one.
-func (s *tlsSource) config() *tls.Config {
-	return &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.cur.Load(), nil },
-	}
 }
 
 // reloadOnHUP re-reads the auth file and the certificates on each SIGHUP
@@ -150,7 +90,7 @@ func reloadOnHUP(ctx context.Context, sec security, log *slog.Logger) (stop func
 				}
 			}
 			if sec.tls != nil {
-				if err := sec.tls.load(); err != nil {
+				if err := sec.tls.Reload(); err != nil {
 					log.Error("SIGHUP: keeping the old certificates", "err", err)
 				} else {
 					log.Info("SIGHUP: certificates reloaded")

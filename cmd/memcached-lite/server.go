@@ -301,7 +301,7 @@ func runServer(c *cli.Context) error {
 		defer storage.LimitMemory(cfg.store.CacheBytes)() // memlimit.go
 	}
 	if cfg.sec.tls != nil {
-		ln = tls.NewListener(ln, cfg.sec.tls.config())
+		ln = tls.NewListener(ln, cfg.sec.tls.Config())
 	}
 	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
