@@ -91,7 +91,14 @@ func TestMemoryLimitFollowsHeap(t *testing.T) {
 
 	runtime.KeepAlive(ballast)
 	ballast = nil
-	if low := collect(); low != floor {
+	// A collection the runtime started by itself while the ballast was
+	// live may report after ours began: the limit must come down within a
+	// few collections.
+	low := collect()
+	for i := 0; i < 5 && low != floor; i++ {
+		low = collect()
+	}
+	if low != floor {
 		t.Errorf("limit after the 64 MiB died = %d MiB (it was %d MiB); want the fixed limit, %d MiB", low>>20, high>>20, floor>>20)
 	}
 

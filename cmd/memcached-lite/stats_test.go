@@ -111,7 +111,10 @@ func testStats(t *testing.T, p *servertest.Process, reference bool) {
 		}
 	}
 
-	// An expired item is a miss, counted as get_expired.
+	// An expired item is a miss, counted as get_expired. memcached-lite's
+	// sweeper, woken by a write with an expiry, may reclaim the item
+	// first: then the get is a plain miss, and reclaimed counts it.
+	reclaimed := w.stats("")["reclaimed"]
 	do("set e 0 -1 1\r\nx\r\n", "STORED\r\n")
 	do("get e\r\n", "END\r\n")
 	want = map[string]string{
@@ -120,10 +123,13 @@ func testStats(t *testing.T, p *servertest.Process, reference bool) {
 		"get_expired": "1",
 		"total_items": "6",
 	}
+	st = w.stats("")
 	if reference {
 		delete(want, "get_expired")
+	} else if st["get_expired"] == "0" && st["reclaimed"] != reclaimed {
+		want["get_expired"] = "0" // swept before the get
 	}
-	checkStats(t, "stats after get of an expired item", w.stats(""), want)
+	checkStats(t, "stats after get of an expired item", st, want)
 
 	// memcached also counts the misses below as get_flushed; memcached-lite
 	// deletes at flush_all, so they are plain misses: not checked.
