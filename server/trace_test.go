@@ -74,6 +74,9 @@ func sessionLines(log string) string {
 	for _, l := range strings.Split(log, "\n") {
 		on = on || strings.HasSuffix(l, "new auto-negotiating client connection")
 		if on && l != "" {
+			if strings.HasSuffix(l, "connection closed.") {
+				on = false // what follows is not the session's (memcached's LRU crawler, say)
+			}
 			l = strings.Replace(fdRE.ReplaceAllString(l, "${1}FD"), server.Version, "1.6.18", 1)
 			b.WriteString(l + "\n")
 		}
