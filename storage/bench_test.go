@@ -2,6 +2,9 @@ package storage_test
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,8 +62,12 @@ func BenchmarkGetMiss(b *testing.B) {
 // benchSet runs b.N Sets of 100-byte values spread over writers goroutines,
 // and reports the rate and the mean number of writes per commit.
 func benchSet(b *testing.B, mode storage.SyncMode, writers int) {
-	s, _ := openStore(b, storage.Options{Sync: mode})
-	keys := benchKeyNames()
+	benchSetKeys(b, storage.Options{Sync: mode}, writers, benchKeyNames())
+}
+
+// benchSetKeys is benchSet with the given options, over the given keys in turn.
+func benchSetKeys(b *testing.B, opts storage.Options, writers int, keys []string) {
+	s, _ := openStore(b, opts)
 	value := bytes.Repeat([]byte("v"), 100)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -73,7 +80,7 @@ func benchSet(b *testing.B, mode storage.SyncMode, writers int) {
 				if i >= int64(b.N) {
 					return
 				}
-				if err := s.Set(storage.Item{Key: keys[i%benchKeys], Value: value}); err != nil {
+				if err := s.Set(storage.Item{Key: keys[i%int64(len(keys))], Value: value}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -101,6 +108,22 @@ func BenchmarkSetNoSync(b *testing.B) {
 	for _, writers := range []int{1, 64} {
 		b.Run("writers="+strconv.Itoa(writers), func(b *testing.B) {
 			benchSet(b, storage.SyncNone, writers)
+		})
+	}
+}
+
+// BenchmarkSetSuite is the suite's SET workload without the network: 50
+// writers over 10,000 keys of 100 bytes, durable and without fsync.
+func BenchmarkSetSuite(b *testing.B) {
+	keys := make([]string, 10000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("bench:%010d", i)
+	}
+	// Random order, as the suite's load generator picks keys.
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(keys), reflect.Swapper(keys))
+	for _, mode := range []storage.SyncMode{storage.SyncAlways, storage.SyncNone} {
+		b.Run("sync="+mode.String(), func(b *testing.B) {
+			benchSetKeys(b, storage.Options{Sync: mode, CacheBytes: 1 << 30}, 50, keys)
 		})
 	}
 }
