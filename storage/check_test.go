@@ -120,22 +120,7 @@ func TestCheckCounters(t *testing.T) {
 
 func TestCheckForeign(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "other.db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucket([]byte("widgets"))
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte("w"), []byte("x"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeForeignDB(t, path)
 	if _, err := storage.Check(path); !errors.Is(err, storage.ErrNotOurs) {
 		t.Fatalf("Check of a foreign bbolt file: %v, want ErrNotOurs", err)
 	}

@@ -280,22 +280,7 @@ func TestCompactRefusesForeignFiles(t *testing.T) {
 		err   error // nil: any error
 	}{
 		{name: "another program's bbolt file", err: storage.ErrNotOurs, write: func(t *testing.T, path string) {
-			db, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Update(func(tx *bolt.Tx) error {
-				b, err := tx.CreateBucket([]byte("users"))
-				if err != nil {
-					return err
-				}
-				return b.Put([]byte("alice"), []byte("1"))
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
+			writeForeignDB(t, path)
 		}},
 		{name: "random bytes", err: storage.ErrNotOurs, write: func(t *testing.T, path string) {
 			if err := os.WriteFile(path, bytes.Repeat([]byte("not a database "), 1000), 0o600); err != nil {

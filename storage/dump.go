@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"time"
@@ -43,18 +42,10 @@ func OpenFile(path string, timeout time.Duration) (*File, error) {
 	}
 	f := &File{db: db, path: path}
 	if err := db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(metaBucket)
-		if meta == nil || tx.Bucket(itemsBucket) == nil {
-			return ErrNotOurs
+		if err := checkFormat(tx); err != nil {
+			return err
 		}
-		v := meta.Get(metaVersion)
-		if len(v) != 8 {
-			return ErrNotOurs
-		}
-		if ver := binary.BigEndian.Uint64(v); ver != formatVersion {
-			return fmt.Errorf("%w: format version %d, this build reads %d", ErrNotOurs, ver, formatVersion)
-		}
-		f.flushAt = int64(getU64(meta, metaFlush))
+		f.flushAt = int64(getU64(tx.Bucket(metaBucket), metaFlush))
 		return nil
 	}); err != nil {
 		_ = db.Close()
