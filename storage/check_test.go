@@ -64,21 +64,12 @@ func TestCheckGood(t *testing.T) {
 // file no longer passes.
 func TestCheckCorruptRecord(t *testing.T) {
 	path, _ := fillClosed(t)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	writeBolt(t, path, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("items"))
 		v := append([]byte(nil), b.Get([]byte("bb"))...)
 		v[0] = 9 // the record version byte
 		return b.Put([]byte("bb"), v)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	res, err := storage.Check(path)
 	if !errors.Is(err, storage.ErrCheckFailed) {
 		t.Fatalf("Check: %v, want ErrCheckFailed", err)
@@ -96,18 +87,9 @@ func TestCheckCorruptRecord(t *testing.T) {
 // items.
 func TestCheckCounters(t *testing.T) {
 	path, _ := fillClosed(t)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	writeBolt(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte("items")).Delete([]byte("a"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	res, err := storage.Check(path)
 	if !errors.Is(err, storage.ErrCheckFailed) {
 		t.Fatalf("Check: %v, want ErrCheckFailed", err)

@@ -123,20 +123,11 @@ func wantMissing(t testing.TB, s *storage.Store, key string) {
 // one bucket, one key, none of memcached-lite's.
 func writeForeignDB(t *testing.T, path string) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
+	writeBolt(t, path, func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucket([]byte("users"))
 		if err != nil {
 			return err
 		}
 		return b.Put([]byte("alice"), []byte("1"))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
