@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -50,6 +51,15 @@ func (s *Store) commitLoop(nextCAS uint64) {
 			return
 		}
 		ops = append(ops[:0], o)
+		// Let the goroutines that are already runnable go first: a
+		// connection that has read its set is about to queue it, and this
+		// commit should take it too rather than leave it for the next one.
+		// Gosched is not a wait (it returns at once when nothing else is
+		// runnable); it only turns a commit of the one op that woke the
+		// committer into one of everything that had arrived. Measured with
+		// --sync none, 50 connections: 4 -> 17 sets per commit, 1.22x the
+		// sets/s; with --sync always the fsync already gathers the batch.
+		runtime.Gosched()
 	more:
 		for len(ops) < maxBatch {
 			select {
