@@ -64,7 +64,7 @@ func hotTitle(group string) string {
 
 // Titles of the groups measured with other tools or other servers.
 const (
-	titleMemaslap = "90/10 GET/SET by memaslap, 50 conns, 100 B"
+	titleMemaslap = "90/10 GET/SET by memaslap, 64 conns, 100 B"
 )
 
 // runHot starts one memcached-protocol server and runs the loadgen workloads
@@ -144,6 +144,9 @@ func loadgenRow(group, title, server string, results []loadgen.Result, runs []fl
 	return row
 }
 
+// memaslapConns is memaslap's concurrency (-c), split over its threads.
+const memaslapConns = 64
+
 // runMemaslap runs memaslap's 90/10 mix against addr.
 func (s *suite) runMemaslap(ctx context.Context, server, addr string) {
 	cfgPath := filepath.Join(s.tmp, "memaslap.cfg")
@@ -153,7 +156,7 @@ func (s *suite) runMemaslap(ctx context.Context, server, addr string) {
 	}
 	var runs []float64
 	for rep := range s.cfg.Repeat {
-		r, err := memaslap(ctx, s.tools.memaslap, addr, cfgPath, 50, runtime.NumCPU(), s.cfg.Duration)
+		r, err := memaslap(ctx, s.tools.memaslap, addr, cfgPath, memaslapConns, runtime.NumCPU(), s.cfg.Duration)
 		if err != nil {
 			s.fail(groupMemaslap, titleMemaslap, server, "memaslap", err)
 			return

