@@ -45,15 +45,7 @@ func compactFile(t *testing.T, dir string, n, size, keep int) string {
 // wantDir checks that dir holds exactly the files names.
 func wantDir(t *testing.T, dir string, names ...string) {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range ents {
-		got = append(got, e.Name())
-	}
-	if strings.Join(got, " ") != strings.Join(names, " ") {
+	if got := dirNames(t, dir); strings.Join(got, " ") != strings.Join(names, " ") {
 		t.Errorf("files in %s: %q, want %q", dir, got, names)
 	}
 }

@@ -173,16 +173,7 @@ func TestDumpFlushed(t *testing.T) {
 // instead, and leave the file as it was.
 func TestInspectLocked(t *testing.T) {
 	p := servertest.StartBinary(t, servertest.BinaryOptions{})
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "set k 0 0 1\r\nx\r\n")
-	if got := make([]byte, 8); func() bool { _, err := io.ReadFull(c, got); return err != nil || string(got) != "STORED\r\n" }() {
-		t.Fatalf("set: %q", got)
-	}
+	exchange(t, p.Addr, "set k 0 0 1\r\nx\r\n", "STORED\r\n")
 	unchanged(t, p.Path, func() {
 		for _, cmd := range [][]string{{"inspect", "--data", p.Path}, {"dump", "--data", p.Path}} {
 			start := time.Now()

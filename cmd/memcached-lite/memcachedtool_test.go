@@ -2,12 +2,9 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/memcached-lite/memcached-lite/server/servertest"
 )
@@ -25,17 +22,7 @@ func TestMemcachedTool(t *testing.T) {
 		servertest.SkipOrFail(t, memcachedTool+" is not installed (Debian package memcached)")
 	}
 	p := servertest.StartBinary(t, servertest.BinaryOptions{})
-	c, err := net.Dial("tcp", p.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "set a 5 0 2\r\nhi\r\nset b%20c 0 0 3\r\nxyz\r\n")
-	got := make([]byte, 16)
-	if _, err := io.ReadFull(c, got); err != nil || string(got) != "STORED\r\nSTORED\r\n" {
-		t.Fatalf("sets: %q (%v)", got, err)
-	}
+	exchange(t, p.Addr, "set a 5 0 2\r\nhi\r\nset b%20c 0 0 3\r\nxyz\r\n", "STORED\r\nSTORED\r\n")
 	tool := func(mode string) string {
 		out, err := exec.Command(perl, memcachedTool, p.Addr, mode).Output()
 		if err != nil {
